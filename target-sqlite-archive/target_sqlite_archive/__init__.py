@@ -1,0 +1,1 @@
+"""Singer target writing a normalized, upserted, versioned SQLite archive."""
