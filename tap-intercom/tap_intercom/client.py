@@ -1,0 +1,178 @@
+"""One HTTP session for the whole tap: auth, version, base URL, budget, retries, error classes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_intercom.errors import RetriableResponse, RetriesExhausted, classify
+from tap_intercom.ratelimit import RateBudget
+from tap_intercom.settings import Settings
+
+LOGGER = logging.getLogger("tap-intercom")
+
+_RETRIABLE = (
+    RetriableResponse,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds the token at send time, so it is never part of a stored header dict we log."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<redacted>)"
+
+
+class IntercomClient:
+    """Sends requests within the shared rate budget and returns parsed JSON bodies."""
+
+    def __init__(self, settings: Settings, access_token: str) -> None:
+        self.settings = settings
+        self.base_url = settings.base_url
+        self.budget = RateBudget(settings.rate_limit_headroom)
+        self.session = requests.Session()
+        self.session.auth = _BearerAuth(access_token)
+        self.session.headers.update(
+            {
+                "Intercom-Version": settings.api_version,
+                "Accept": "application/json",
+                "User-Agent": settings.user_agent,
+            }
+        )
+        pool = settings.hydration_workers + 4
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self.requests_by_path: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.retries = 0
+
+    # Public API
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", path, json_body=body)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One logical request: retried on transient failures, classified on final errors."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        prepared = self.session.prepare_request(
+            requests.Request(method, url, params=params, json=json_body)
+        )
+        return self.send(prepared)
+
+    def send(self, prepared: requests.PreparedRequest) -> dict[str, Any]:
+        """Send a prepared request with retries; return its JSON body."""
+        path = urlsplit(prepared.url or "").path
+
+        def log_retry(details: Any) -> None:
+            self.retries += 1
+            LOGGER.warning(
+                "Retrying %s %s in %.1fs (try %d of %d): %s",
+                prepared.method,
+                path,
+                details.get("wait") or 0.0,
+                details["tries"],
+                self.settings.max_retries,
+                _describe(details.get("exception")),
+            )
+
+        def give_up(details: Any) -> None:
+            LOGGER.error(
+                "Giving up on %s %s after %d tries", prepared.method, path, details["tries"]
+            )
+
+        sender = backoff.on_exception(
+            backoff.expo,
+            _RETRIABLE,
+            max_tries=self.settings.max_retries,
+            factor=0.5,
+            max_value=30,
+            on_backoff=log_retry,
+            on_giveup=give_up,
+            logger=None,
+        )(self._send_once)
+        try:
+            return sender(prepared, path)
+        except _RETRIABLE as exc:
+            raise RetriesExhausted(
+                f"{prepared.method} {path} failed {self.settings.max_retries} times: "
+                f"{_describe(exc)}"
+            ) from None
+
+    # Internals
+
+    def _send_once(self, prepared: requests.PreparedRequest, path: str) -> dict[str, Any]:
+        self.budget.acquire()
+        headers = None
+        rate_limited = False
+        try:
+            response = self.session.send(prepared, timeout=self.settings.request_timeout)
+            headers = response.headers
+            rate_limited = response.status_code == 429
+        finally:
+            self.budget.release(headers, rate_limited=rate_limited)
+        with self._lock:
+            self.requests_by_path[path] += 1
+            self.statuses[response.status_code] += 1
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetriableResponse(f"HTTP {status}")
+        body = _parse_body(response)
+        if status >= 400:
+            raise classify(status, body, path)
+        if not isinstance(body, dict):
+            raise RetriableResponse(f"HTTP {status} with an empty or truncated body")
+        return body
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests_by_path.values())
+
+
+def _parse_body(response: requests.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException | None) -> str:
+    """A short reason for a failure; never the request (its headers hold the token)."""
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,115 @@
+"""One request budget shared by every stream and thread of the tap.
+
+Intercom enforces its limit in 10-second windows and reports the window on every response:
+``X-RateLimit-Limit`` (calls per window), ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
+(Unix seconds when the window resets). The budget lets a request go while the window has calls
+left beyond a reserve (the headroom) and the requests already in flight; otherwise the caller
+waits for the next window. So a healthy run spends about (1 - headroom) of the allowed rate and
+sees almost no 429.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+# Margin after the announced reset before a new window is assumed: the reset header has
+# whole-second precision and the server's clock is not ours.
+RESET_MARGIN_SECONDS = 0.25
+
+
+class RateBudget:
+    """Thread-safe gate in front of every request."""
+
+    def __init__(
+        self,
+        headroom: float = 0.05,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._headroom = headroom
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._limit: int | None = None
+        self._remaining: int | None = None
+        self._reset_at: float = 0.0
+        self._in_flight = 0
+        # True once the announced window has passed and a full new one is assumed.
+        self._assumed_fresh = False
+        self.waited_seconds = 0.0
+        self.waits = 0
+
+    @property
+    def limit(self) -> int | None:
+        return self._limit
+
+    def _reserve(self) -> int:
+        return int(self._limit * self._headroom) if self._limit else 0
+
+    def _may_send(self, now: float) -> bool:
+        if self._limit is None or self._remaining is None:
+            # Before the first answer the budget is unknown: probe with one request at a time.
+            return self._in_flight == 0
+        if not self._assumed_fresh and now >= self._reset_at + RESET_MARGIN_SECONDS:
+            # A new window has started: assume it is full until a response says otherwise.
+            self._remaining = self._limit
+            self._assumed_fresh = True
+        return self._remaining - self._in_flight > self._reserve()
+
+    def acquire(self) -> None:
+        """Block until one more request fits in the budget, then count it as in flight."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                if self._may_send(now):
+                    self._in_flight += 1
+                    return
+                if self._limit is None or self._remaining is None:
+                    self._cond.wait(timeout=1.0)
+                    continue
+                pause = max(self._reset_at + RESET_MARGIN_SECONDS - now, 0.01)
+                if self._in_flight:
+                    # Answers in flight may bring news of the window sooner than the reset.
+                    pause = min(pause, 0.05)
+                self.waits += 1
+                self.waited_seconds += pause
+                self._cond.release()
+                try:
+                    self._sleep(pause)
+                finally:
+                    self._cond.acquire()
+
+    def release(self, headers: Mapping[str, str] | None, *, rate_limited: bool = False) -> None:
+        """Record the answer to a request taken with acquire()."""
+        with self._cond:
+            self._in_flight = max(self._in_flight - 1, 0)
+            if headers is not None:
+                self._update(headers, rate_limited=rate_limited)
+            self._cond.notify_all()
+
+    def _update(self, headers: Mapping[str, str], *, rate_limited: bool) -> None:
+        try:
+            limit = int(headers["X-RateLimit-Limit"])
+            remaining = int(headers["X-RateLimit-Remaining"])
+            reset_at = float(headers["X-RateLimit-Reset"])
+        except (KeyError, ValueError):
+            if rate_limited and self._limit is not None:
+                # A 429 without headers: treat the window as spent for the next 10 seconds.
+                self._remaining = 0
+                self._reset_at = self._clock() + 10
+                self._assumed_fresh = False
+            return
+        if rate_limited:
+            remaining = 0
+        self._limit = limit
+        if self._remaining is None or reset_at > self._reset_at:
+            # A newer window: its count replaces ours.
+            self._reset_at = reset_at
+            self._remaining = remaining
+            self._assumed_fresh = False
+        elif reset_at == self._reset_at:
+            # Answers of one window can arrive out of order: the lowest count is the newest.
+            self._remaining = min(self._remaining, remaining)

@@ -1,0 +1,231 @@
+"""The tap's settings: their JSON schema for the SDK, and checks that name the bad setting.
+
+Pure: nothing here does I/O, so every rule is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from singer_sdk import typing as th
+
+REGION_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+DEFAULT_API_VERSION = "2.16"
+# Intercom's documented search-index delay is "a few minutes"; half an hour of overlap costs one
+# or two extra search pages per run and absorbs it with a wide margin.
+DEFAULT_LOOKBACK_SECONDS = 1800
+MAX_PAGE_SIZE = 150
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="Access token",
+        description="Intercom access token (private app token or OAuth token). Never logged.",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="us",
+        allowed_values=sorted(REGION_URLS),
+        title="Region",
+        description="Where the workspace is hosted: us, eu or au. Ignored when api_url is set.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API base URL",
+        description=(
+            "Base URL of the API, e.g. a local emulator. When set it overrides region. No default."
+        ),
+    ),
+    th.Property(
+        "api_version",
+        th.StringType,
+        default=DEFAULT_API_VERSION,
+        title="API version",
+        description=(
+            "Value of the Intercom-Version header. Streams whose endpoints this version lacks "
+            "are skipped with a warning."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description=(
+            "ISO 8601 date or date-time. The first run of an incremental stream reads records "
+            "updated from here on; without it, from the beginning."
+        ),
+    ),
+    th.Property(
+        "lookback_window_seconds",
+        th.IntegerType,
+        default=DEFAULT_LOOKBACK_SECONDS,
+        title="Lookback window (seconds)",
+        description=(
+            "Every incremental run re-reads this many seconds before the last bookmark, so "
+            "records that Intercom's search index showed late are not missed."
+        ),
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=MAX_PAGE_SIZE,
+        title="Page size",
+        description="Records per list or search page, 1 to 150.",
+    ),
+    th.Property(
+        "hydration_workers",
+        th.IntegerType,
+        default=8,
+        title="Hydration workers",
+        description=(
+            "Concurrent GET /conversations/{id} and /tickets/{id} requests, 1 to 32, all "
+            "inside the one shared rate budget."
+        ),
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        title="Request timeout (seconds)",
+        description="Seconds to wait for a response before the request is retried.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        title="Maximum tries",
+        description=(
+            "Tries of one request on 429, 5xx, connection errors, timeouts and empty or "
+            "truncated bodies before the run stops with an error."
+        ),
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        title="User agent",
+        description="User-Agent header. Defaults to tap-intercom/<version>.",
+    ),
+    th.Property(
+        "rate_limit_headroom",
+        th.NumberType,
+        default=0.05,
+        title="Rate-limit headroom",
+        description=(
+            "Share of each 10-second rate-limit window left unused (0 to 0.9), for other "
+            "clients of the same app. The tap waits for the next window instead of spending it."
+        ),
+    ),
+).to_dict()
+
+
+class SettingError(ValueError):
+    """A setting is invalid; the message names it and never includes a secret."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings the tap runs on (the token is kept out of repr)."""
+
+    base_url: str
+    api_version: str
+    start_date: datetime.datetime | None
+    lookback_seconds: int
+    page_size: int
+    hydration_workers: int
+    request_timeout: float
+    max_retries: int
+    user_agent: str
+    rate_limit_headroom: float
+
+
+_VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+def version_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def parse_start_date(value: str) -> datetime.datetime:
+    """ISO 8601 date or date-time; naive values are UTC."""
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"start_date: {value!r} is not an ISO 8601 date or date-time"
+        raise SettingError(msg) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+def _int_in(config: dict, name: str, default: int, low: int, high: int) -> int:
+    value = config.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        msg = f"{name}: must be a whole number from {low} to {high}, got {value!r}"
+        raise SettingError(msg)
+    return value
+
+
+def _number_in(config: dict, name: str, default: float, low: float, high: float) -> float:
+    value = config.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        msg = f"{name}: must be a number from {low} to {high}, got {value!r}"
+        raise SettingError(msg)
+    return float(value)
+
+
+def validate(config: dict, *, default_user_agent: str) -> Settings:
+    """Check every setting and return them parsed, or raise SettingError naming the bad one."""
+    token = config.get("access_token")
+    if not isinstance(token, str) or not token.strip():
+        msg = "access_token: is required (an Intercom access token)"
+        raise SettingError(msg)
+
+    api_url = config.get("api_url")
+    if api_url:
+        if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s]+", api_url):
+            msg = f"api_url: must be an http(s) URL, got {api_url!r}"
+            raise SettingError(msg)
+        base_url = api_url.rstrip("/")
+    else:
+        region = config.get("region") or "us"
+        if region not in REGION_URLS:
+            msg = f"region: must be one of {', '.join(sorted(REGION_URLS))}, got {region!r}"
+            raise SettingError(msg)
+        base_url = REGION_URLS[region]
+
+    api_version = str(config.get("api_version") or DEFAULT_API_VERSION)
+    if not _VERSION_RE.match(api_version):
+        msg = f"api_version: must look like 2.16, got {api_version!r}"
+        raise SettingError(msg)
+
+    start_date = config.get("start_date")
+    return Settings(
+        base_url=base_url,
+        api_version=api_version,
+        start_date=parse_start_date(str(start_date)) if start_date else None,
+        lookback_seconds=_int_in(
+            config, "lookback_window_seconds", DEFAULT_LOOKBACK_SECONDS, 0, 30 * 86400
+        ),
+        page_size=_int_in(config, "page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+        hydration_workers=_int_in(config, "hydration_workers", 8, 1, 32),
+        request_timeout=_number_in(config, "request_timeout", 60.0, 1.0, 600.0),
+        max_retries=_int_in(config, "max_retries", 8, 1, 50),
+        user_agent=str(config.get("user_agent") or default_user_agent),
+        rate_limit_headroom=_number_in(config, "rate_limit_headroom", 0.05, 0.0, 0.9),
+    )

@@ -1,0 +1,1 @@
+"""Stream classes grouped by API area."""

@@ -1,0 +1,149 @@
+"""The base stream: the shared client, schema-driven timestamps, skip-on-403, progress.
+
+Streams page through Intercom themselves instead of the SDK's RESTStream request loop: every
+request must go through the tap's one client (one session, one rate budget, retries) and the
+incremental streams write state between pages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
+
+from tap_intercom import pagination
+from tap_intercom.errors import StreamUnavailable
+from tap_intercom.progress import Progress
+from tap_intercom.schemas import schema_dir
+from tap_intercom.settings import version_tuple
+from tap_intercom.timestamps import apply_plan, build_plan
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_intercom.client import IntercomClient
+    from tap_intercom.tap import TapIntercom
+
+SCHEMAS = SchemaDirectory(schema_dir())
+
+
+class IntercomStream(Stream):
+    """A stream read through the tap's shared IntercomClient."""
+
+    schema = StreamSchema(SCHEMAS)
+    #: Oldest Intercom-Version that has this stream's endpoint.
+    min_version: ClassVar[str | None] = None
+
+    def __init__(self, tap: TapIntercom) -> None:
+        super().__init__(tap)
+        self._intercom_tap = tap
+        self._timestamp_plan = build_plan(self.schema)
+        self._request_lock = threading.Lock()
+        self.requests = 0
+        self.progress = Progress(self.name, self.logger)
+
+    @property
+    def client(self) -> IntercomClient:
+        return self._intercom_tap.client
+
+    @property
+    def page_size(self) -> int:
+        return self._intercom_tap.settings.page_size
+
+    # Requests, counted per stream for progress lines.
+
+    def _counted(self) -> None:
+        with self._request_lock:
+            self.requests += 1
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._counted()
+        return self.client.get(path, params)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._counted()
+        return self.client.post(path, body)
+
+    def pages(
+        self, path: str, *, records_key: str = "data", params: dict[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        for page in pagination.walk(
+            self, path, params=params, records_key=records_key, logger=self.logger
+        ):
+            self.progress.add(len(page), self.requests)
+            yield page
+
+    # Record flow.
+
+    def version_lacks(self, needed: str | None) -> str | None:
+        """Why the configured API version cannot serve an endpoint of version `needed`, if so."""
+        wanted = self._intercom_tap.settings.api_version
+        if needed and version_tuple(wanted) < version_tuple(needed):
+            return f"its endpoint needs Intercom-Version {needed} or later (set: {wanted})"
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        return self.version_lacks(self.min_version)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        reason = self.unavailable_reason()
+        if reason:
+            self._intercom_tap.skip_stream(self.name, reason)
+            return
+        try:
+            yield from self.fetch_records(context)
+        except StreamUnavailable as exc:
+            self._intercom_tap.skip_stream(self.name, str(exc), scope=exc.scope)
+            return
+        if context is None:
+            self.progress.done(self.requests)
+
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError
+
+    @override
+    def log_sync_costs(self) -> None:
+        super().log_sync_costs()
+        # The tap calls this for every stream once all have synced: the last one closes the run.
+        if list(self._tap.streams.values())[-1] is self:
+            self._intercom_tap.log_summary()
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        return apply_plan(row, self._timestamp_plan)
+
+
+class FullTableStream(IntercomStream):
+    """A list Intercom can only give whole; each complete pass ends with ACTIVATE_VERSION.
+
+    ACTIVATE_VERSION goes out after the last record of a complete pass, never at the start, so
+    an interrupted or forbidden pass never tells a target that rows vanished.
+    """
+
+    path: ClassVar[str]
+    records_key: ClassVar[str] = "data"
+    #: Whether the endpoint takes per_page (most full lists come in one page).
+    paginated: ClassVar[bool] = False
+
+    def list_params(self) -> dict[str, Any]:
+        return {"per_page": self.page_size} if self.paginated else {}
+
+    def list_records(self) -> Iterator[dict[str, Any]]:
+        for page in self.pages(self.path, records_key=self.records_key, params=self.list_params()):
+            yield from page
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        version = self._initialized_at // 1000
+        self._stream_version = version
+        self.pass_complete = True
+        yield from self.list_records()
+        if self.pass_complete:
+            self._write_activate_version_message(version)

@@ -1,0 +1,90 @@
+"""Companies through the scroll API: the one full listing Intercom offers.
+
+`POST /companies/list` stops at 10,000 companies and omits companies without contacts, so the
+scroll is used. Only one scroll may be open per app: a second gets `scroll_exists` until the
+first ends or sits idle for a minute, so the stream waits and retries; a scroll that breaks
+(its retries exhausted, or its cursor refused) is started again from the beginning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from typing_extensions import override
+
+from tap_intercom.errors import IntercomError, NotFound, RetriesExhausted, StreamUnavailable
+from tap_intercom.streams.base import FullTableStream
+
+SCROLL_EXISTS_WAIT_SECONDS = 10.0
+SCROLL_EXISTS_MAX_WAIT_SECONDS = 90.0
+MAX_SCROLL_RESTARTS = 3
+
+
+class ScrollBroken(Exception):
+    """The scroll cannot continue and must start again."""
+
+
+class CompaniesStream(FullTableStream):
+    name = "companies"
+    path = "/companies/scroll"
+    primary_keys: ClassVar[list[str]] = ["id"]
+
+    def _scroll_page(self, scroll_param: str | None) -> dict[str, Any]:
+        params = {"scroll_param": scroll_param} if scroll_param else None
+        waited = 0.0
+        while True:
+            try:
+                return self.get(self.path, params)
+            except StreamUnavailable:
+                raise
+            except (RetriesExhausted, NotFound) as exc:
+                if scroll_param is None:
+                    raise
+                raise ScrollBroken(str(exc)) from exc
+            except IntercomError as exc:
+                if exc.code == "scroll_exists" and scroll_param is None:
+                    if waited >= SCROLL_EXISTS_MAX_WAIT_SECONDS:
+                        msg = (
+                            "companies: another companies scroll stayed open for "
+                            f"{waited:.0f}s (another run of this app?); try again later"
+                        )
+                        raise IntercomError(msg, status=exc.status, code=exc.code) from None
+                    self.logger.warning(
+                        "companies: another scroll is open for this app; waiting %.0fs for it "
+                        "to end or expire",
+                        SCROLL_EXISTS_WAIT_SECONDS,
+                    )
+                    time.sleep(SCROLL_EXISTS_WAIT_SECONDS)
+                    waited += SCROLL_EXISTS_WAIT_SECONDS
+                    continue
+                if scroll_param is not None and exc.status == 400:
+                    raise ScrollBroken(str(exc)) from exc
+                raise
+
+    def _scroll(self) -> Iterator[list[dict[str, Any]]]:
+        scroll_param: str | None = None
+        while True:
+            body = self._scroll_page(scroll_param)
+            records = body.get("data") or []
+            if not records:
+                return
+            self.progress.add(len(records), self.requests)
+            yield records
+            scroll_param = body.get("scroll_param") or None
+            if scroll_param is None:
+                return
+
+    @override
+    def list_records(self) -> Iterator[dict[str, Any]]:
+        for restart in range(MAX_SCROLL_RESTARTS + 1):
+            try:
+                for page in self._scroll():
+                    yield from page
+                return
+            except ScrollBroken as exc:
+                if restart == MAX_SCROLL_RESTARTS:
+                    msg = f"companies: the scroll broke {restart + 1} times, last: {exc}"
+                    raise IntercomError(msg) from None
+                self.logger.warning("companies: the scroll broke (%s); starting it again", exc)
