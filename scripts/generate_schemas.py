@@ -35,7 +35,7 @@ import copy
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,11 +76,12 @@ def _returned_count(parent: str) -> Schema:
     )
 
 
-def _truncated(parent: str, count_field: str) -> Schema:
+def _truncated(parent: str, count_field: str | None = None) -> Schema:
+    has = f"the {parent} has ({count_field})" if count_field else f"the {parent} has"
     return _tap_field(
         "boolean",
-        f"Added by the tap: true when Intercom's 500-part cap returned fewer parts than the "
-        f"{parent} has ({count_field}), so the {parent}_parts stream lacks the oldest ones.",
+        f"Added by the tap: true when Intercom's 500-part cap returned fewer parts than {has}, "
+        f"so the {parent}_parts stream lacks the oldest ones.",
     )
 
 
@@ -147,7 +148,7 @@ STREAMS: dict[str, StreamSource] = {
         drop=("ticket_parts.ticket_parts",),
         add={
             "ticket_parts.returned_count": _returned_count("ticket"),
-            "ticket_parts.truncated": _truncated("ticket", "ticket_parts.total_count"),
+            "ticket_parts.truncated": _truncated("ticket"),
         },
     ),
     "ticket_parts": StreamSource(
@@ -340,11 +341,11 @@ class Converter:
         if parts and not (own.get("properties") or own.get("items")):
             result = parts[0]
             for other in parts[1:]:
-                result = self._merge(result, other, path, log)
+                result = self.merge(result, other, path, log)
         else:
             result = self._convert_plain(own, path, comp, rel, log, seen)
             for other in parts:
-                result = self._merge(result, other, path, log)
+                result = self.merge(result, other, path, log)
 
         mixed = MIXED_TYPES.get((comp, rel))
         if mixed is not None:
@@ -406,20 +407,20 @@ class Converter:
         log.free_form.append(path)
         return {"type": ["object", "null"], "additionalProperties": True}
 
-    def _merge(self, a: Schema, b: Schema, path: str, log: Conversion) -> Schema:
+    def merge(self, a: Schema, b: Schema, path: str, log: Conversion) -> Schema:
         """Union of two converted schemas: types, properties (recursively) and items."""
         merged: Schema = {"type": _nullable(*a.get("type", ()), *b.get("type", ()))}
         if "properties" in a or "properties" in b:
             props: dict[str, Schema] = dict(a.get("properties", {}))
             for key, value in b.get("properties", {}).items():
                 props[key] = (
-                    self._merge(props[key], value, _join(path, key), log) if key in props else value
+                    self.merge(props[key], value, _join(path, key), log) if key in props else value
                 )
             merged["properties"] = props
         elif a.get("additionalProperties") or b.get("additionalProperties"):
             merged["additionalProperties"] = True
         if "items" in a and "items" in b:
-            merged["items"] = self._merge(a["items"], b["items"], f"{path}[]", log)
+            merged["items"] = self.merge(a["items"], b["items"], f"{path}[]", log)
         elif "items" in a or "items" in b:
             merged["items"] = a.get("items", b.get("items"))
         formats = {a.get("format"), b.get("format")}
@@ -433,9 +434,6 @@ class Converter:
                 log.conflicts.append(f"{path}: date-time in one alternative only; format dropped")
             else:
                 merged["format"] = "date-time"
-        for key in ("description",):
-            if key in a or key in b:
-                merged[key] = a.get(key, b.get(key))
         return merged
 
 
@@ -459,7 +457,7 @@ def build_stream(
     merged: Schema | None = None
     for name in source.components:
         converted = converter.component(name, log)
-        merged = converted if merged is None else converter._merge(merged, converted, "", log)
+        merged = converted if merged is None else converter.merge(merged, converted, "", log)
     assert merged is not None
     schema = copy.deepcopy(merged)
     for dotted in source.drop:
@@ -479,19 +477,6 @@ def build_all(spec: Mapping[str, Any]) -> dict[str, tuple[Schema, Conversion]]:
     results = {stream: build_stream(converter, stream, src) for stream, src in STREAMS.items()}
     converter.check_tables_used()
     return results
-
-
-def iter_nodes(schema: Schema, path: str = "") -> Iterator[tuple[str, Schema]]:
-    """Every property schema (recursively, array items as ``[]``) with its dotted path."""
-    for key, value in schema.get("properties", {}).items():
-        child = _join(path, key)
-        yield child, value
-        yield from iter_nodes(value, child)
-        items = value.get("items")
-        while isinstance(items, dict):
-            yield f"{child}[]", items
-            yield from iter_nodes(items, f"{child}[]")
-            items = items.get("items")
 
 
 def render_json(schema: Schema) -> str:
