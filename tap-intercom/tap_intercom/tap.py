@@ -15,7 +15,14 @@ from tap_intercom.client import IntercomClient
 from tap_intercom.errors import AccessTokenRejected, IntercomError
 from tap_intercom.settings import CONFIG_SCHEMA, SettingError, Settings, validate
 from tap_intercom.streams.companies import CompaniesStream
+from tap_intercom.streams.contacts import ContactsStream, EventsStream, NotesStream
+from tap_intercom.streams.conversations import (
+    ConversationPartsStream,
+    ConversationsStream,
+    DeletedConversationsStream,
+)
 from tap_intercom.streams.help_center import ArticlesStream, CollectionsStream, HelpCentersStream
+from tap_intercom.streams.tickets import TicketPartsStream, TicketsStream
 from tap_intercom.streams.workspace import (
     AdminsStream,
     DataAttributesStream,
@@ -33,6 +40,14 @@ STREAM_TYPES: list[type[Stream]] = [
     SubscriptionTypesStream,
     DataAttributesStream,
     CompaniesStream,
+    ContactsStream,
+    NotesStream,
+    EventsStream,
+    ConversationsStream,
+    ConversationPartsStream,
+    DeletedConversationsStream,
+    TicketsStream,
+    TicketPartsStream,
     ArticlesStream,
     CollectionsStream,
     HelpCentersStream,

@@ -1,0 +1,132 @@
+"""Contacts (users and leads) from the day-granular search, and their notes and events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_intercom.streams.base import IntercomStream
+from tap_intercom.streams.incremental import SearchStream
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context, Record
+
+
+class ContactsStream(SearchStream):
+    """Changed contacts. Inline `tags` and `companies` hold at most 10 items; when Intercom
+    says `has_more`, the rest is fetched (/contacts/{id}/tags, /contacts/{id}/companies) and
+    the record holds them all (`has_more` then false)."""
+
+    name = "contacts"
+    primary_keys: ClassVar[list[str]] = ["id"]
+    search_path = "/contacts/search"
+    records_key = "data"
+    day_granular = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _complete_lists(self, contact: dict[str, Any]) -> dict[str, Any]:
+        contact_id = contact["id"]
+        tags = contact.get("tags")
+        if isinstance(tags, dict) and tags.get("has_more"):
+            body = self.get(f"/contacts/{contact_id}/tags")
+            tags["data"] = body.get("data") or []
+            tags["total_count"], tags["has_more"] = len(tags["data"]), False
+        companies = contact.get("companies")
+        if isinstance(companies, dict) and companies.get("has_more"):
+            found: list[dict[str, Any]] = []
+            for page in self.pages(
+                f"/contacts/{contact_id}/companies",
+                records_key="companies",
+                params={"per_page": self.page_size},
+            ):
+                found.extend(page)
+            companies["data"] = found
+            companies["total_count"], companies["has_more"] = len(found), False
+        return contact
+
+    @override
+    def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        if not any(_has_more(record) for record in records):
+            yield from records
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._intercom_tap.settings.hydration_workers,
+                thread_name_prefix="contacts-lists",
+            )
+        yield from self._executor.map(self._complete_lists, records)
+
+    @override
+    def get_child_context(self, record: Record, context: Context | None) -> Context:
+        return {"contact_id": str(record["id"])}
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        try:
+            yield from super().fetch_records(context)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+
+def _has_more(contact: dict[str, Any]) -> bool:
+    return any(
+        isinstance(contact.get(key), dict) and contact[key].get("has_more")
+        for key in ("tags", "companies")
+    )
+
+
+class ContactChildStream(IntercomStream):
+    """Per-contact lists, read only for contacts changed in this run. Off by default: each
+    costs at least one request per changed contact."""
+
+    parent_stream_type = ContactsStream
+    selected_by_default = False
+    state_partitioning_keys: ClassVar[list[str]] = []
+
+
+class NotesStream(ContactChildStream):
+    """Notes of changed contacts (GET /contacts/{id}/notes): one request per changed contact
+    and per 150 notes."""
+
+    name = "notes"
+    primary_keys: ClassVar[list[str]] = ["id"]
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None
+        contact_id = context["contact_id"]
+        for page in self.pages(
+            f"/contacts/{contact_id}/notes", params={"per_page": self.page_size}
+        ):
+            for note in page:
+                note["contact_id"] = contact_id
+                yield note
+
+
+class EventsStream(ContactChildStream):
+    """Events of changed contacts (GET /events?type=user): Intercom keeps the last 90 days only
+    and gives events no id, so the key is its own dedupe rule: (contact, event_name,
+    created_at). One request per changed contact and per page of events."""
+
+    name = "events"
+    primary_keys: ClassVar[list[str]] = ["intercom_user_id", "event_name", "created_at"]
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None
+        contact_id = context["contact_id"]
+        params = {"type": "user", "intercom_user_id": contact_id, "per_page": self.page_size}
+        for page in self.pages("/events", records_key="events", params=params):
+            for event in page:
+                event.setdefault("intercom_user_id", contact_id)
+                yield event
