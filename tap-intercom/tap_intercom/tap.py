@@ -5,10 +5,15 @@ from __future__ import annotations
 import sys
 from functools import cached_property
 from importlib.metadata import version
-from typing import Any
+from typing import Any, ClassVar
 
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
 from typing_extensions import override
 
 from tap_intercom.client import IntercomClient
@@ -60,6 +65,17 @@ class TapIntercom(Tap):
     name = "tap-intercom"
     package_name = "tap-intercom"
     config_jsonschema = CONFIG_SCHEMA
+    # BATCH is left out: batch files would bypass the per-page state of the incremental streams.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.skipped: dict[str, str] = {}
