@@ -47,13 +47,19 @@ def lookup(record: Mapping[str, Any], field: str) -> Any:
     return value
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> int | float | None:
+    """A JSON number, or a string holding one (ids are numeric strings); None otherwise."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        return float(value)
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if digits.isdigit():
+            return int(text)
+        if digits.replace(".", "", 1).isdigit():
+            return float(text)
     return None
 
 
@@ -148,6 +154,15 @@ def _leaf(
         return lambda r: not _equals(lookup(r, field), value)
     if operator in (">", "<", ">=", "<="):
         want = {">": (1,), "<": (-1,), ">=": (0, 1), "<=": (-1, 0)}[operator]
+        if field == "id":  # ids order as (length, text), like the sort
+            bound = (len(str(value)), str(value))
+
+            def id_cmp(r: Mapping[str, Any]) -> bool:
+                rid = str(r.get("id"))
+                key = (len(rid), rid)
+                return ((key > bound) - (key < bound)) in want
+
+            return id_cmp
         return lambda r: _compare(lookup(r, field), value) in want
     text = str(value).lower()
     tests: dict[str, Callable[[str], bool]] = {
@@ -192,17 +207,21 @@ SortKey = tuple[Any, ...]
 
 
 def sort_key(record: Mapping[str, Any], field: str) -> SortKey:
-    """A total order: missing values first, numbers (and numeric ids) before text."""
+    """A total order: missing values first, then numbers, then text; ties broken by id.
+
+    Ids compare as (length, text): numeric ids without leading zeros and fixed-width hex ids
+    both sort in creation order that way."""
+    rid = str(record.get("id"))
+    id_part = (len(rid), rid)
+    if field == "id":
+        return (1, 0, "", *id_part)
     value = lookup(record, field)
-    rid = record.get("id")
-    rnum = _number(rid)
-    id_part = (0, rnum, "") if rnum is not None else (1, 0.0, str(rid))
     if value is None:
-        return (0, 0.0, "", *id_part)
+        return (0, 0, "", *id_part)
     num = _number(value)
     if num is not None:
         return (1, num, "", *id_part)
-    return (2, 0.0, str(value), *id_part)
+    return (2, 0, str(value), *id_part)
 
 
 def encode_cursor(key: SortKey, page: int) -> str:

@@ -1266,10 +1266,11 @@ class Workspace:
                 created.append(rid)
             return created
 
-    def delete(self, entity: str, ids: list[str]) -> list[str]:
-        """Delete records; deleted conversations are listed by GET /conversations/deleted."""
+    def delete(self, entity: str, ids: list[str] | None = None, count: int = 1) -> list[str]:
+        """Delete ``ids`` (or ``count`` random records); deleted conversations are listed by
+        GET /conversations/deleted."""
         with self.lock:
-            chosen = self._pick(entity, ids, 0)
+            chosen = self._pick(entity, ids, count)
             for rid in chosen:
                 self._replace(entity, rid, None)
                 if entity == "conversations":

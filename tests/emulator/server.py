@@ -1,0 +1,944 @@
+"""The local Intercom emulator's HTTP server (API version 2.16 shapes).
+
+Built on the standard library's ``http.server.ThreadingHTTPServer`` on purpose: it adds no
+dependency to the project, a thread per connection is plenty for a test and benchmark server
+on one machine, and writing responses by hand gives full control of the raw bytes, which the
+fault injection needs (HTML 5xx bodies, empty 200s, JSON cut mid-body, a body shorter than its
+``Content-Length``). It binds to 127.0.0.1 only.
+
+Behaviour (see ``tests/emulator/README.md`` for the full list and the deviations):
+
+- ``Authorization: Bearer <token>``; a wrong or missing token is a 401 ``unauthorized``.
+- Scopes per endpoint group (``SCOPES``); a forbidden scope is a 403 ``forbidden`` naming it, a
+  plan-restricted one a 403 ``api_plan_restricted``.
+- Rate limit in fixed 10-second windows; ``X-RateLimit-Limit/-Remaining/-Reset`` on every
+  authenticated response; over budget a 429 ``rate_limit_exceeded``.
+- Seeded faults: 5xx with an HTML body, 429 regardless of budget, empty 200, truncated 200
+  (cut JSON), short read (fewer bytes than ``Content-Length``), latency with spikes, a 500
+  mid-scroll.
+- Doubled slashes (``//admins``) are accepted; any ``Intercom-Version`` header is accepted.
+- Stateless cursors: ``starting_after`` is base64 of the last (sort key, id) and page number.
+- Control routes under ``/_emulator/`` (no auth, no rate limit, not counted).
+
+Endpoints served for singer-io's tap-intercom 2.2.5 (read from its source, version header
+``Intercom-Version: 2.12``, paths joined as ``base + "/" + path`` so addressable-list URLs such
+as ``/contacts/{id}/tags`` arrive as ``//contacts/{id}/tags``):
+``GET /tags`` (token check and tags), ``GET /admins`` then ``GET /admins/{id}``, ``GET /teams``,
+``GET /segments?include_count=true``, ``GET /segments?type=company&include_count=true``
+(company_segments), ``GET /data_attributes?model=contact`` and ``?model=company``,
+``GET /companies/scroll`` (+ ``scroll_param``), ``POST /contacts/search`` (``updated_at`` ``>`` OR
+``=`` bookmark, sort ``updated_at`` ascending, 150 per page), ``GET //contacts/{id}/tags``,
+``//contacts/{id}/notes``, ``//contacts/{id}/companies`` with ``display_as=plaintext&per_page=60``
+(only when ``has_more``), ``POST /conversations/search`` (AND of ``id > / = last`` and
+``updated_at > / = bookmark`` with float seconds, sort ``id`` ascending) and
+``GET /conversations/{id}?display_as=plaintext`` (conversation_parts).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.emulator.search import (
+    DayRule,
+    SearchError,
+    compile_query,
+    paginate,
+    per_page_of,
+)
+from tests.emulator.workspace import CONTACT_TIMESTAMP_FIELDS, Record, Workspace
+
+WINDOW_SECONDS = 10
+DEFAULT_TOKEN = "emulator-token"
+SEARCH_TIMESTAMPS = frozenset({"created_at", "updated_at", "waiting_since", "snoozed_until"})
+SCROLL_PAGE_SIZE = 100
+DELETED_MAX_PER_PAGE = 60
+
+
+@dataclass
+class Faults:
+    """Seeded fault probabilities (0..1 per request) and latency spikes."""
+
+    seed: int = 0
+    error_rate: float = 0.0  # 500/502/503/504 with an HTML body
+    rate_limit_rate: float = 0.0  # 429 regardless of the budget
+    empty_rate: float = 0.0  # 200 with an empty body
+    truncated_rate: float = 0.0  # 200 whose JSON is cut (Content-Length matches the cut body)
+    short_read_rate: float = 0.0  # 200 that sends fewer bytes than its Content-Length, then closes
+    spike_rate: float = 0.0  # probability of an extra latency spike
+    spike_ms: int = 0
+    scroll_error_rate: float = 0.0  # 500 on a scroll continuation; the scroll is closed
+
+
+@dataclass
+class Settings:
+    """Everything ``configure`` can change at run time."""
+
+    token: str = DEFAULT_TOKEN
+    rate_limit: int = 10_000  # requests per 10-second window
+    search_lag: float = 0.0  # seconds before a change is visible to search
+    scroll_expiry: float = 60.0  # seconds a companies scroll may stay idle
+    scroll_page_size: int = SCROLL_PAGE_SIZE
+    latency_ms: int = 0
+    faults: Faults = field(default_factory=Faults)
+    forbidden_scopes: tuple[str, ...] = ()
+    plan_restricted_scopes: tuple[str, ...] = ()
+
+
+FAULT_FIELDS = frozenset(f.name for f in fields(Faults))
+SETTING_FIELDS = frozenset(f.name for f in fields(Settings))
+
+
+def apply_settings(settings: Settings, changes: Mapping[str, Any]) -> Settings:
+    """A new Settings with ``changes``; fault fields may be given flat or as ``faults``."""
+    unknown = set(changes) - SETTING_FIELDS - FAULT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    faults = settings.faults
+    given = changes.get("faults")
+    if isinstance(given, Faults):
+        faults = given
+    elif isinstance(given, Mapping):
+        faults = replace(faults, **given)
+    flat = {k: v for k, v in changes.items() if k in FAULT_FIELDS}
+    if flat:
+        faults = replace(faults, **flat)
+    top = {k: v for k, v in changes.items() if k in SETTING_FIELDS and k != "faults"}
+    for key in ("forbidden_scopes", "plan_restricted_scopes"):
+        if key in top:
+            top[key] = tuple(top[key])
+    return replace(settings, **top, faults=faults)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    scope: str
+    handler: Callable[[Request], Any]
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{[a-z_]+\\\}", "([^/]+)", re.escape(self.template))
+        self.pattern = re.compile(f"^{regex}$")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    params: tuple[str, ...]
+    base_url: str
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, default)
+
+
+class _Lazy(Mapping[str, Any]):
+    """A conversation/ticket core for filtering: core fields first, rendered on a miss."""
+
+    def __init__(self, core: Record, render: Callable[[Record], Record]) -> None:
+        self.core, self._render = core, render
+        self._full: Record | None = None
+
+    def _rendered(self) -> Record:
+        if self._full is None:
+            self._full = self._render(self.core)
+        return self._full
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "contact_ids" and "_contact_ids" in self.core:
+            return self.core["_contact_ids"]
+        if key in self.core:
+            return self.core[key]
+        return self._rendered()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rendered())
+
+    def __len__(self) -> int:
+        return len(self._rendered())
+
+
+def _error_body(code: str, message: str) -> Record:
+    return {
+        "type": "error.list",
+        "request_id": secrets.token_hex(8),
+        "errors": [{"code": code, "message": message}],
+    }
+
+
+def _html_error(status: int) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    return (
+        f"<!DOCTYPE html><html><head><title>{status} {phrase}</title></head>"
+        f"<body><h1>{status} {phrase}</h1><p>upstream said no</p></body></html>"
+    ).encode()
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        page = int(value or 1)
+    except ValueError as exc:
+        raise ApiError(400, "parameter_invalid", "page must be an integer") from exc
+    if page < 1:
+        raise ApiError(400, "parameter_invalid", "page must be 1 or more")
+    return page
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, workspace: Workspace, settings: Settings, port: int = 0) -> None:
+        self.workspace = workspace
+        self.settings = settings
+        self.lock = threading.Lock()
+        self._fault_rng = random.Random(settings.faults.seed)
+        self._fault_seed = settings.faults.seed
+        self._window = 0
+        self._window_count = 0
+        self._scroll: dict[str, Any] | None = None
+        self._stats: dict[str, dict[str, int]] = {}
+        self._fault_counts: dict[str, int] = {}
+        self._total = 0
+        self._day_rule = DayRule(workspace.day_start, workspace.next_day_start)
+        self.routes = self._routes()
+        super().__init__(("127.0.0.1", port), Handler)
+
+    # ------------------------------------------------------------ control
+    def configure(self, **changes: Any) -> Settings:
+        with self.lock:
+            self.settings = apply_settings(self.settings, changes)
+            if self.settings.faults.seed != self._fault_seed:
+                self._fault_seed = self.settings.faults.seed
+                self._fault_rng = random.Random(self._fault_seed)
+            return self.settings
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            rate_limited = sum(s.get("429", 0) for s in self._stats.values())
+            return {
+                "total": self._total,
+                "rate_limited": rate_limited,
+                "routes": {k: dict(v) for k, v in self._stats.items()},
+                "faults": dict(self._fault_counts),
+            }
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self._stats.clear()
+            self._fault_counts.clear()
+            self._total = 0
+
+    def count(self, route: str, status: int) -> None:
+        with self.lock:
+            self._total += 1
+            by_status = self._stats.setdefault(route, {})
+            by_status[str(status)] = by_status.get(str(status), 0) + 1
+
+    def count_fault(self, kind: str) -> None:
+        with self.lock:
+            self._fault_counts[kind] = self._fault_counts.get(kind, 0) + 1
+
+    # ---------------------------------------------------------- budget
+    def take_budget(self) -> tuple[bool, dict[str, str]]:
+        """Spend one request of the current 10-second window; False when it is used up."""
+        now = time.time()
+        with self.lock:
+            window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+            if window != self._window:
+                self._window, self._window_count = window, 0
+            limit = self.settings.rate_limit
+            allowed = self._window_count < limit
+            if allowed:
+                self._window_count += 1
+            headers = {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(max(0, limit - self._window_count)),
+                "X-RateLimit-Reset": str(window + WINDOW_SECONDS),
+            }
+            return allowed, headers
+
+    def draw_fault(self) -> tuple[str | None, float]:
+        """Which fault (if any) hits this request, and the latency to add in seconds."""
+        with self.lock:
+            f = self.settings.faults
+            delay = self.settings.latency_ms / 1000
+            if f.spike_rate and self._fault_rng.random() < f.spike_rate:
+                delay += f.spike_ms / 1000
+            roll = self._fault_rng.random()
+            for kind, rate in (
+                ("error", f.error_rate),
+                ("rate_limit", f.rate_limit_rate),
+                ("empty", f.empty_rate),
+                ("truncated", f.truncated_rate),
+                ("short_read", f.short_read_rate),
+            ):
+                if roll < rate:
+                    return kind, delay
+                roll -= rate
+            return None, delay
+
+    def fault_choice(self, options: tuple[int, ...]) -> int:
+        with self.lock:
+            return self._fault_rng.choice(options)
+
+    # ---------------------------------------------------------- routes
+    def _routes(self) -> list[Route]:
+        r = Route
+        admins, users, convs = "read_admins", "read_users_companies", "read_conversations"
+        return [
+            r("GET", "/me", admins, self.get_me),
+            r("GET", "/admins", admins, self.list_admins),
+            r("GET", "/admins/{id}", admins, self.get_admin),
+            r("GET", "/teams", admins, self.list_teams),
+            r("GET", "/tags", "read_tags", self.list_tags),
+            r("GET", "/segments", users, self.list_segments),
+            r("GET", "/subscription_types", users, self.list_subscription_types),
+            r("GET", "/data_attributes", "read_data_attributes", self.list_data_attributes),
+            r("GET", "/conversations/attributes", "read_data_attributes", self.list_conv_attrs),
+            r("GET", "/help_center/collections", "read_content", self.list_collections),
+            r("GET", "/help_center/help_centers", "read_content", self.list_help_centers),
+            r("GET", "/articles", "read_content", self.list_articles),
+            r("GET", "/companies/scroll", users, self.scroll_companies),
+            r("GET", "/companies", users, self.list_companies),
+            r("POST", "/companies/list", users, self.list_companies_with_contacts),
+            r("GET", "/companies/{id}", users, self.get_company),
+            r("GET", "/companies/{id}/notes", users, self.list_company_notes),
+            r("POST", "/contacts/search", users, self.search_contacts),
+            r("GET", "/contacts", users, self.list_contacts),
+            r("GET", "/contacts/{id}", users, self.get_contact),
+            r("GET", "/contacts/{id}/tags", "read_tags", self.list_contact_tags),
+            r("GET", "/contacts/{id}/companies", users, self.list_contact_companies),
+            r("GET", "/contacts/{id}/notes", users, self.list_contact_notes),
+            r("GET", "/events", "read_events", self.list_events),
+            r("POST", "/conversations/search", convs, self.search_conversations),
+            r("GET", "/conversations", convs, self.list_conversations),
+            r("GET", "/conversations/deleted", convs, self.list_deleted_conversations),
+            r("GET", "/conversations/{id}", convs, self.get_conversation),
+            r("POST", "/tickets/search", "read_tickets", self.search_tickets),
+            r("GET", "/tickets/{id}", "read_tickets", self.get_ticket),
+        ]
+
+    def match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...], bool]:
+        """(route, path params, path known for another method)."""
+        known = False
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if m:
+                if route.method == method:
+                    return route, m.groups(), True
+                known = True
+        return None, (), known
+
+    # -------------------------------------------------------- handlers
+    def _not_found(self) -> ApiError:
+        return ApiError(404, "not_found", "Resource Not Found")
+
+    def get_me(self, req: Request) -> Record:
+        admins = self.workspace.records("admins")
+        if not admins:
+            raise self._not_found()
+        me = dict(admins[0])
+        me["avatar"] = {"type": "avatar", "image_url": me["avatar"]}
+        me["email_verified"] = True
+        for key in ("away_status_reason_id", "team_priority_level"):
+            me.pop(key, None)
+        me["app"] = {
+            "type": "app",
+            "id_code": f"emu{self.workspace.spec.seed}",
+            "name": "Emulated Workspace ✨",
+            "region": "Europe",
+            "timezone": self.workspace.spec.timezone,
+            "created_at": self.workspace.anchor - 900 * 86_400,
+            "identity_verification": False,
+        }
+        return me
+
+    def list_admins(self, req: Request) -> Record:
+        return {"type": "admin.list", "admins": self.workspace.records("admins")}
+
+    def get_admin(self, req: Request) -> Record:
+        admin = self.workspace.get("admins", req.params[0])
+        if admin is None:
+            raise ApiError(404, "admin_not_found", "Admin not found")
+        return admin
+
+    def list_teams(self, req: Request) -> Record:
+        return {"type": "team.list", "teams": self.workspace.records("teams")}
+
+    def list_tags(self, req: Request) -> Record:
+        return {"type": "list", "data": self.workspace.records("tags")}
+
+    def list_segments(self, req: Request) -> Record:
+        include_count = (req.arg("include_count") or "").lower() == "true"
+        segments = []
+        for segment in self.workspace.records("segments"):
+            out = dict(segment)
+            if not include_count:
+                out.pop("count")
+            segments.append(out)
+        return {"type": "segment.list", "segments": segments, "pages": {}}
+
+    def list_subscription_types(self, req: Request) -> Record:
+        return {"type": "list", "data": self.workspace.records("subscription_types")}
+
+    def list_data_attributes(self, req: Request) -> Record:
+        model = req.arg("model")
+        if model not in (None, "contact", "company", "conversation"):
+            raise ApiError(400, "parameter_invalid", f"model {model!r} is not valid")
+        data = [a for a in self.workspace.records("data_attributes") if model in (None, a["model"])]
+        return {"type": "list", "data": data}
+
+    def list_conv_attrs(self, req: Request) -> Record:
+        return {"type": "list", "data": self.workspace.records("conversation_attributes")}
+
+    def _page_list(self, req: Request, items: list[Record], default: int = 50) -> Record:
+        """Page-number pagination (``page``, ``per_page``) as the help-center lists use."""
+        per_page = self._per_page(req.arg("per_page"), default)
+        page = _page_number(req.arg("page"))
+        return {
+            "type": "list",
+            "data": items[(page - 1) * per_page : page * per_page],
+            "total_count": len(items),
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "per_page": per_page,
+                "total_pages": -(-len(items) // per_page),
+            },
+        }
+
+    def list_collections(self, req: Request) -> Record:
+        return self._page_list(req, self.workspace.records("collections"))
+
+    def list_help_centers(self, req: Request) -> Record:
+        return {"type": "list", "data": self.workspace.records("help_centers")}
+
+    def list_articles(self, req: Request) -> Record:
+        return self._page_list(req, self.workspace.records("articles"))
+
+    def _per_page(self, value: Any, default: int = 50, maximum: int = 150) -> int:
+        try:
+            return per_page_of(value, default, maximum)
+        except SearchError as exc:
+            raise ApiError(400, exc.code, exc.message) from exc
+
+    # ---------------------------------------------------------- companies
+    def scroll_companies(self, req: Request) -> Record:
+        param = req.arg("scroll_param")
+        now = time.monotonic()
+        with self.lock:
+            scroll = self._scroll
+            expiry = self.settings.scroll_expiry
+            if scroll is not None and now - scroll["last"] > expiry:
+                scroll = self._scroll = None
+            if not param:
+                if scroll is not None:
+                    raise ApiError(400, "scroll_exists", "scroll already exists for this workspace")
+                scroll = self._scroll = {
+                    "param": secrets.token_hex(16),
+                    "ids": None,
+                    "pos": 0,
+                    "last": now,
+                }
+            elif scroll is None or scroll["param"] != param:
+                raise ApiError(404, "not_found", "scroll_param not found or expired")
+            scroll["last"] = now
+            scroll_fault = bool(param) and self.fault_rate_locked(
+                self.settings.faults.scroll_error_rate
+            )
+            if scroll_fault:
+                self._scroll = None
+            size = self.settings.scroll_page_size
+        if scroll_fault:
+            self.count_fault("scroll_error")
+            raise ApiError(500, "server_error", "Server Error")
+        if scroll["ids"] is None:
+            scroll["ids"] = sorted(c["id"] for c in self.workspace.cores("companies"))
+        chunk_ids = scroll["ids"][scroll["pos"] : scroll["pos"] + size]
+        scroll["pos"] += size
+        companies = [c for c in (self.workspace.get("companies", i) for i in chunk_ids) if c]
+        if not chunk_ids:
+            with self.lock:
+                if self._scroll is scroll:
+                    self._scroll = None
+        return {
+            "type": "list",
+            "data": companies,
+            "pages": None,
+            "total_count": None,
+            "scroll_param": scroll["param"],
+        }
+
+    def fault_rate_locked(self, rate: float) -> bool:
+        return rate > 0 and self._fault_rng.random() < rate
+
+    def _companies(self, req: Request, only_with_contacts: bool) -> Record:
+        companies = sorted(self.workspace.records("companies"), key=lambda c: c["id"])
+        if only_with_contacts:
+            companies = [c for c in companies if c["user_count"] > 0][:10_000]
+        for key in ("company_id", "name"):
+            wanted = req.arg(key)
+            if wanted is not None:
+                companies = [c for c in companies if c[key] == wanted]
+        per_page = self._per_page(req.arg("per_page"), 15, 60 if only_with_contacts else 150)
+        page = _page_number(req.arg("page"))
+        return {
+            "type": "list",
+            "data": companies[(page - 1) * per_page : page * per_page],
+            "total_count": len(companies),
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "per_page": per_page,
+                "total_pages": -(-len(companies) // per_page),
+            },
+        }
+
+    def list_companies(self, req: Request) -> Record:
+        return self._companies(req, only_with_contacts=False)
+
+    def list_companies_with_contacts(self, req: Request) -> Record:
+        return self._companies(req, only_with_contacts=True)
+
+    def get_company(self, req: Request) -> Record:
+        company = self.workspace.get("companies", req.params[0])
+        if company is None:
+            raise ApiError(404, "company_not_found", "Company Not Found")
+        return company
+
+    def list_company_notes(self, req: Request) -> Record:
+        self.get_company(req)
+        return {"type": "list", "data": [], "total_count": 0, "pages": None}
+
+    # ------------------------------------------------------------ search
+    def _search(self, req: Request, entity: str) -> tuple[list[Record], Record, int]:
+        body = req.body
+        if not isinstance(body, Mapping) or "query" not in body:
+            raise ApiError(400, "parameter_invalid", "a search needs a query")
+        pagination = body.get("pagination") or {}
+        sort = body.get("sort") or {}
+        if not isinstance(pagination, Mapping) or not isinstance(sort, Mapping):
+            raise ApiError(400, "parameter_invalid", "pagination and sort must be objects")
+        order = sort.get("order", "ascending")
+        if order not in ("ascending", "descending"):
+            raise ApiError(400, "parameter_invalid", f"sort order {order!r} is not valid")
+        try:
+            if entity == "contacts":
+                predicate = compile_query(
+                    body["query"],
+                    timestamp_fields=CONTACT_TIMESTAMP_FIELDS,
+                    day_rule=self._day_rule,
+                )
+            else:
+                predicate = compile_query(body["query"], timestamp_fields=SEARCH_TIMESTAMPS)
+            per_page = per_page_of(pagination.get("per_page"))
+            view = self.workspace.search_view(entity, self.settings.search_lag)
+            render = self.workspace._renderers[entity]
+            rows: list[Any] = view if entity == "contacts" else [_Lazy(c, render) for c in view]
+            matched = [r for r in rows if predicate(r)]
+            page, pages, total = paginate(
+                matched,
+                field=str(sort.get("field", "id")),
+                descending=order == "descending",
+                per_page=per_page,
+                starting_after=pagination.get("starting_after"),
+            )
+        except SearchError as exc:
+            raise ApiError(400, exc.code, exc.message) from exc
+        with self.workspace.lock:
+            cores = [r.core if isinstance(r, _Lazy) else r for r in page]
+            data = [self.workspace.render(entity, c) for c in cores]
+        return data, pages, total
+
+    def search_contacts(self, req: Request) -> Record:
+        data, pages, total = self._search(req, "contacts")
+        return {"type": "list", "data": data, "total_count": total, "pages": pages}
+
+    def search_conversations(self, req: Request) -> Record:
+        data, pages, total = self._search(req, "conversations")
+        return {
+            "type": "conversation.list",
+            "conversations": data,
+            "total_count": total,
+            "pages": pages,
+        }
+
+    def search_tickets(self, req: Request) -> Record:
+        data, pages, total = self._search(req, "tickets")
+        return {"type": "ticket.list", "tickets": data, "total_count": total, "pages": pages}
+
+    # ---------------------------------------------------------- contacts
+    def _cursor_list(
+        self, req: Request, records: list[Record], sort_field: str, descending: bool
+    ) -> tuple[list[Record], Record, int]:
+        try:
+            return paginate(
+                records,
+                field=sort_field,
+                descending=descending,
+                per_page=per_page_of(req.arg("per_page")),
+                starting_after=req.arg("starting_after"),
+            )
+        except SearchError as exc:
+            raise ApiError(400, exc.code, exc.message) from exc
+
+    def list_contacts(self, req: Request) -> Record:
+        data, pages, total = self._cursor_list(req, self.workspace.cores("contacts"), "id", False)
+        with self.workspace.lock:
+            rendered = [self.workspace.render("contacts", c) for c in data]
+        return {"type": "list", "data": rendered, "total_count": total, "pages": pages}
+
+    def get_contact(self, req: Request) -> Record:
+        contact = self.workspace.get("contacts", req.params[0])
+        if contact is None:
+            raise self._not_found()
+        return contact
+
+    def list_contact_tags(self, req: Request) -> Record:
+        tags = self.workspace.contact_tags(req.params[0])
+        if tags is None:
+            raise self._not_found()
+        return {"type": "list", "data": tags}
+
+    def list_contact_companies(self, req: Request) -> Record:
+        companies = self.workspace.contact_companies(req.params[0])
+        if companies is None:
+            raise self._not_found()
+        per_page = self._per_page(req.arg("per_page"), 50)
+        page = _page_number(req.arg("page"))
+        total_pages = -(-len(companies) // per_page)
+        next_url = None
+        if page < total_pages:
+            query = urlencode({"page": page + 1, "per_page": per_page})
+            next_url = f"{req.base_url}/contacts/{req.params[0]}/companies?{query}"
+        return {
+            "type": "list",
+            "companies": companies[(page - 1) * per_page : page * per_page],
+            "total_count": len(companies),
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "next": next_url,
+                "per_page": per_page,
+                "total_pages": total_pages,
+            },
+        }
+
+    def list_contact_notes(self, req: Request) -> Record:
+        notes = self.workspace.contact_notes(req.params[0])
+        if notes is None:
+            raise self._not_found()
+        data, pages, total = self._cursor_list(req, notes, "created_at", True)
+        return {"type": "list", "data": data, "total_count": total, "pages": pages}
+
+    def list_events(self, req: Request) -> Record:
+        if req.arg("type") != "user":
+            raise ApiError(400, "parameter_invalid", "type must be user")
+        intercom_user_id, user_id = req.arg("intercom_user_id"), req.arg("user_id")
+        if intercom_user_id is None and user_id is None:
+            raise ApiError(400, "parameter_not_found", "intercom_user_id or user_id is required")
+        events = self.workspace.events(intercom_user_id=intercom_user_id, user_id=user_id)
+        if events is None:
+            raise ApiError(404, "not_found", "User Not Found")
+        per_page = self._per_page(req.arg("per_page"), 50)
+        page = _page_number(req.arg("page"))
+        pages: Record = {}
+        if page * per_page < len(events):
+            ident = {"intercom_user_id": intercom_user_id} if intercom_user_id else {}
+            ident = ident or {"user_id": user_id or ""}
+            query = urlencode({"type": "user", **ident, "per_page": per_page, "page": page + 1})
+            pages["next"] = f"{req.base_url}/events?{query}"
+        return {
+            "type": "event.list",
+            "events": events[(page - 1) * per_page : page * per_page],
+            "pages": pages,
+        }
+
+    # ----------------------------------------------------- conversations
+    def list_conversations(self, req: Request) -> Record:
+        data, pages, total = self._cursor_list(
+            req, self.workspace.cores("conversations"), "updated_at", True
+        )
+        with self.workspace.lock:
+            rendered = [self.workspace.render("conversations", c) for c in data]
+        return {
+            "type": "conversation.list",
+            "conversations": rendered,
+            "total_count": total,
+            "pages": pages,
+        }
+
+    def get_conversation(self, req: Request) -> Record:
+        plaintext = req.arg("display_as") == "plaintext"
+        conversation = self.workspace.conversation(req.params[0], plaintext=plaintext)
+        if conversation is None:
+            raise self._not_found()
+        return conversation
+
+    def list_deleted_conversations(self, req: Request) -> Record:
+        per_page = self._per_page(req.arg("per_page"), 20, DELETED_MAX_PER_PAGE)
+        page = _page_number(req.arg("page"))
+        order = req.arg("order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "parameter_invalid", "order must be asc or desc")
+        deleted = sorted(
+            self.workspace.deleted_conversations().items(),
+            key=lambda item: (item[1], int(item[0])),
+            reverse=order == "desc",
+        )
+        total_pages = -(-len(deleted) // per_page)
+        next_url = None
+        if page < total_pages:
+            query = urlencode({"per_page": per_page, "order": order, "page": page + 1})
+            next_url = f"{req.base_url}/conversations/deleted?{query}"
+        return {
+            "type": "conversations.list",
+            "conversations": [
+                {"type": "conversation", "id": cid, "metrics_retained": False, "deleted_at": at}
+                for cid, at in deleted[(page - 1) * per_page : page * per_page]
+            ],
+            "total_count": len(deleted),
+            "pages": {
+                "type": "pages",
+                "next": next_url,
+                "page": page,
+                "per_page": per_page,
+                "total_pages": total_pages,
+            },
+        }
+
+    def get_ticket(self, req: Request) -> Record:
+        ticket = self.workspace.ticket(req.params[0])
+        if ticket is None:
+            raise ApiError(404, "ticket_not_found", "Ticket not found")
+        return ticket
+
+    # ----------------------------------------------------------- control
+    def control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        if method == "GET" and path == "/_emulator/truth":
+            return 200, self.workspace.truth()
+        if method == "GET" and path == "/_emulator/stats":
+            return 200, self.stats()
+        if method == "POST" and path == "/_emulator/reset_stats":
+            self.reset_stats()
+            return 200, {"ok": True}
+        if method == "POST" and path == "/_emulator/configure":
+            try:
+                settings = self.configure(**(body or {}))
+            except (ValueError, TypeError) as exc:
+                return 400, {"error": str(exc)}
+            return 200, settings_json(settings)
+        if method == "POST" and path == "/_emulator/mutate":
+            try:
+                return 200, {"ids": mutate(self.workspace, body or {})}
+            except (ValueError, KeyError, TypeError) as exc:
+                return 400, {"error": str(exc)}
+        return 404, {"error": f"no control route {method} {path}"}
+
+
+def settings_json(settings: Settings) -> Record:
+    out = {f.name: getattr(settings, f.name) for f in fields(Settings) if f.name != "token"}
+    out["faults"] = {f.name: getattr(settings.faults, f.name) for f in fields(Faults)}
+    out["forbidden_scopes"] = list(settings.forbidden_scopes)
+    out["plan_restricted_scopes"] = list(settings.plan_restricted_scopes)
+    return out
+
+
+def mutate(workspace: Workspace, spec: Mapping[str, Any]) -> list[str]:
+    """Apply one ``/_emulator/mutate`` request: ``{"action", "entity", "count", "ids", "at"}``."""
+    action = spec.get("action")
+    entity = spec.get("entity", "conversations")
+    ids, at = spec.get("ids"), spec.get("at")
+    count = int(spec.get("count", 1))
+    if action == "update":
+        return workspace.update(entity, ids=ids, count=count, at=at)
+    if action == "create":
+        return workspace.create(entity, count=count, at=at)
+    if action == "delete":
+        return workspace.delete(entity, ids, count=count)
+    if action == "add_parts":
+        return workspace.add_parts(ids, n=int(spec.get("n", 1)), count=count)
+    if action == "burst":
+        return workspace.burst(entity, count=count, at=at)
+    raise ValueError(f"unknown action {action!r}")
+
+
+SCOPE_MESSAGE = "You do not have the required scope ({}) to access this resource"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: EmulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: tests and benchmarks read ``stats()`` instead of a request log."""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # ------------------------------------------------------------ plumbing
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "application/json; charset=utf-8",
+        length: int | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload) if length is None else length))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if length is not None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        self._send(status, json.dumps(body, ensure_ascii=False).encode(), headers)
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", "the request body is not valid JSON") from exc
+
+    def _handle(self, method: str) -> None:
+        server = self.server
+        split = urlsplit(self.path)
+        path = re.sub(r"/{2,}", "/", split.path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        if path.startswith("/_emulator/"):
+            try:
+                body = self._read_body()
+            except ApiError as exc:
+                self._send_json(400, {"error": exc.message})
+                return
+            status, payload = server.control(method, path, body)
+            self._send_json(status, payload)
+            return
+        route, params, known = server.match(method, path)
+        template = f"{method} {route.template}" if route else f"{method} (unmatched)"
+        settings = server.settings
+        if self.headers.get("Authorization", "") != f"Bearer {settings.token}":
+            self._read_body_quietly()
+            server.count(template, 401)
+            self._send_json(401, _error_body("unauthorized", "Access Token Invalid"))
+            return
+        allowed, headers = server.take_budget()
+        status = self._respond(method, path, query, route, params, known, allowed, headers)
+        server.count(template, status)
+
+    def _read_body_quietly(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+
+    def _respond(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        route: Route | None,
+        params: tuple[str, ...],
+        known: bool,
+        allowed: bool,
+        headers: dict[str, str],
+    ) -> int:
+        server = self.server
+        try:
+            body = self._read_body()
+        except ApiError as exc:
+            self._send_json(exc.status, _error_body(exc.code, exc.message), headers)
+            return exc.status
+        if not allowed:
+            self._send_json(429, _error_body("rate_limit_exceeded", "Rate Limit Exceeded"), headers)
+            return 429
+        if route is None:
+            status = 405 if known else 404
+            code = "method_not_allowed" if known else "not_found"
+            self._send_json(status, _error_body(code, "Resource Not Found"), headers)
+            return status
+        settings = server.settings
+        if route.scope in settings.forbidden_scopes:
+            error = _error_body("forbidden", SCOPE_MESSAGE.format(route.scope))
+            self._send_json(403, error, headers)
+            return 403
+        if route.scope in settings.plan_restricted_scopes:
+            error = _error_body("api_plan_restricted", "Active subscription needed.")
+            self._send_json(403, error, headers)
+            return 403
+        fault, delay = server.draw_fault()
+        if delay:
+            time.sleep(delay)
+        if fault == "error":
+            server.count_fault(fault)
+            status = server.fault_choice((500, 502, 503, 504))
+            self._send(status, _html_error(status), headers, "text/html; charset=utf-8")
+            return status
+        if fault == "rate_limit":
+            server.count_fault(fault)
+            self._send_json(429, _error_body("rate_limit_exceeded", "Rate Limit Exceeded"), headers)
+            return 429
+        host = self.headers.get("Host") or f"127.0.0.1:{server.server_address[1]}"
+        request = Request(method, path, query, body, params, f"http://{host}")
+        try:
+            payload = route.handler(request)
+        except ApiError as exc:
+            self._send_json(exc.status, _error_body(exc.code, exc.message), headers)
+            return exc.status
+        raw = json.dumps(payload, ensure_ascii=False).encode()
+        if fault is not None:
+            server.count_fault(fault)
+        if fault == "empty":
+            raw = b""
+        elif fault == "truncated":
+            raw = raw[: max(1, len(raw) // 2)]
+        elif fault == "short_read":
+            self._send(200, raw[: max(1, len(raw) // 2)], headers, length=len(raw))
+            return 200
+        self._send(200, raw, headers)
+        return 200
+
+
+def serve(workspace: Workspace, settings: Settings, port: int = 0) -> EmulatorServer:
+    """A bound (not yet serving) server; call ``serve_forever`` in a thread."""
+    return EmulatorServer(workspace, settings, port)
