@@ -1,0 +1,299 @@
+"""Record + JSON Schema -> root row + child rows, by one generic algorithm (pure, no SQL).
+
+The schema is compiled once per stream into a `TablePlan` tree; each record is then walked
+along that tree:
+
+- an object with declared properties is flattened into its parent's row (`parent__child`
+  columns are named later, by the store, from the property path);
+- an array becomes a child table whose rows are the array's items, each with a deterministic
+  id, the root row's id, its parent row's id and its position; arrays nested in items become
+  grandchild tables, at any depth;
+- an array of scalars becomes a child table with one `value` column;
+- anything whose keys are data rather than schema (an object without declared properties,
+  such as Intercom's `custom_attributes`), or whose type is mixed or unknown, becomes one
+  JSON text column: queryable with SQLite's `json_extract`/`json_each`, lossless (types are
+  kept, unlike a key/value table of text), and it never turns a customer's attribute names
+  into DDL.
+
+The same plan drives `assemble`, the inverse used to prove the mapping round-trips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing as t
+from dataclasses import dataclass, field
+
+Path = tuple[str, ...]
+
+#: Column kinds. Scalar kinds map to typed SQLite columns; "json" holds JSON text.
+INTEGER = "integer"
+NUMBER = "number"
+BOOLEAN = "boolean"
+STRING = "string"
+JSON = "json"
+SCALAR_KINDS = frozenset({INTEGER, NUMBER, BOOLEAN, STRING})
+
+# Node entry codes of the compiled extraction tree.
+_LEAF = 0
+_JSON = 1
+_OBJECT = 2
+
+_EMPTY: dict[str, t.Any] = {}
+# Values sqlite3 binds natively; anything else is coerced (only possible with validation off).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_MAX_INT = 2**63 - 1
+
+
+def dumps(value: t.Any) -> str:
+    """Compact JSON text, unicode kept as is (what JSON columns hold)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A leaf of a table's rows: where it is in the row's object and what kind it is."""
+
+    path: Path  # relative to the row's object; () is the item itself (arrays of scalars)
+    kind: str
+
+
+@dataclass(slots=True)
+class TablePlan:
+    """How one table's rows are cut out of a record: the root, or one array at any depth."""
+
+    path: Path  # absolute property path of the array from the root record; () for the root
+    rel_path: Path  # path of the array relative to the parent row's object; () for the root
+    columns: list[Column]
+    children: list[TablePlan] = field(default_factory=list)
+    scalar: bool = False  # rows are scalar items with one `value` column
+    # The compiled extraction tree: entries (name, code, sub) in column order.
+    node: list[tuple[str, int, t.Any]] = field(default_factory=list)
+    # Unambiguous label of this table inside the record, mixed into child row ids.
+    label: str = ""
+
+    def walk(self) -> t.Iterator[TablePlan]:
+        """This plan and every descendant, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def schema_types(schema: t.Any) -> set[str]:
+    """The non-null JSON types a schema allows (empty if it does not say)."""
+    if not isinstance(schema, dict):
+        return set()
+    types: set[str] = set()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        types.add(declared)
+    elif isinstance(declared, list):
+        types.update(x for x in declared if isinstance(x, str))
+    for combinator in ("anyOf", "oneOf"):
+        for alternative in schema.get(combinator) or ():
+            types |= schema_types(alternative)
+    types.discard("null")
+    return types
+
+
+def _single_alternative(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Unwrap `anyOf: [X, {type: null}]`, the usual way of saying "X or null"."""
+    for combinator in ("anyOf", "oneOf"):
+        alternatives = schema.get(combinator)
+        if isinstance(alternatives, list):
+            non_null = [a for a in alternatives if schema_types(a) or "properties" in a]
+            if len(non_null) == 1 and isinstance(non_null[0], dict):
+                return _single_alternative(non_null[0])
+    return schema
+
+
+def classify(schema: t.Any) -> str:
+    """'object' (flatten), 'array' (child table), a scalar kind, or 'json'."""
+    if not isinstance(schema, dict):
+        return JSON
+    schema = _single_alternative(schema)
+    types = schema_types(schema)
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and properties and types <= {"object"}:
+        return "object"
+    if types == {"array"} and isinstance(schema.get("items"), dict):
+        return "array"
+    if types == {"integer", "number"}:
+        return NUMBER
+    if len(types) == 1:
+        (only,) = types
+        if only in SCALAR_KINDS:
+            return only
+    return JSON
+
+
+def build_plan(schema: dict[str, t.Any]) -> TablePlan:
+    """Compile a stream's schema into the plan of its root table and all child tables."""
+    root = TablePlan(path=(), rel_path=(), columns=[], label="[]")
+    root.node = _compile_object(root, schema, ())
+    return root
+
+
+def _compile_object(
+    table: TablePlan, schema: dict[str, t.Any], prefix: Path
+) -> list[tuple[str, int, t.Any]]:
+    """Columns and child tables of an object flattened into `table`'s rows at `prefix`."""
+    node: list[tuple[str, int, t.Any]] = []
+    properties = _single_alternative(schema).get("properties") or {}
+    for name, sub in properties.items():
+        path = (*prefix, name)
+        kind = classify(sub)
+        if kind == "object":
+            node.append((name, _OBJECT, _compile_object(table, _single_alternative(sub), path)))
+        elif kind == "array":
+            table.children.append(_compile_array(table, _single_alternative(sub), path))
+        else:
+            table.columns.append(Column(path, kind))
+            node.append((name, _JSON if kind == JSON else _LEAF, kind))
+    return node
+
+
+def _compile_array(parent: TablePlan, schema: dict[str, t.Any], rel_path: Path) -> TablePlan:
+    path = (*parent.path, *rel_path)
+    items = schema.get("items") or {}
+    kind = classify(items)
+    child = TablePlan(path=path, rel_path=rel_path, columns=[], label=dumps(list(path)))
+    if kind == "object":
+        child.node = _compile_object(child, _single_alternative(items), ())
+    else:
+        # Scalars get a typed `value` column; arrays of arrays and mixed items keep JSON text.
+        scalar_kind = "json" if kind == "array" else kind
+        child.scalar = True
+        child.columns.append(Column((), scalar_kind))
+        child.node = [("", _JSON if scalar_kind == JSON else _LEAF, scalar_kind)]
+    return child
+
+
+def _coerce(value: t.Any) -> t.Any:
+    """A bindable form of a value whose type the schema did not promise (validation off)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+        return str(value)  # SQLite integers are 64-bit; the exact value stays in the raw archive
+    if isinstance(value, float | int | str):
+        return value
+    if isinstance(value, dict | list):
+        return dumps(value)
+    return str(value)
+
+
+def _flatten(node: list[tuple[str, int, t.Any]], obj: dict[str, t.Any], out: list[t.Any]) -> None:
+    for name, code, sub in node:
+        value = obj.get(name)
+        if code == _LEAF:
+            if value.__class__ in _PLAIN and not (value.__class__ is int and abs(value) > _MAX_INT):
+                out.append(value)
+            else:
+                out.append(_coerce(value))
+        elif code == _JSON:
+            out.append(None if value is None else dumps(value))
+        else:
+            _flatten(sub, value if value.__class__ is dict else _EMPTY, out)
+
+
+def _scalar_value(code: int, value: t.Any) -> t.Any:
+    if code == _JSON:
+        return None if value is None else dumps(value)
+    if value.__class__ in _PLAIN and not (value.__class__ is int and abs(value) > _MAX_INT):
+        return value
+    return _coerce(value)
+
+
+def child_row_id(parent_id: str, label: str, position: int) -> str:
+    """Deterministic id of an array item: same record, same ids, run after run.
+
+    Parent ids are key JSON or hex and labels are JSON, so neither holds a NUL: the joined
+    text is unambiguous.
+    """
+    text = f"{parent_id}\x00{label}\x00{position}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _get_path(obj: dict[str, t.Any], rel_path: Path) -> t.Any:
+    value: t.Any = obj
+    for name in rel_path:
+        if value.__class__ is not dict:
+            return None
+        value = value.get(name)
+    return value
+
+
+ChildRows = dict[Path, list[tuple[t.Any, ...]]]
+
+
+def normalize(
+    plan: TablePlan, record: dict[str, t.Any], root_id: str, children_out: ChildRows
+) -> list[t.Any]:
+    """The root row's column values (in `plan.columns` order) of one record.
+
+    Child rows are appended to `children_out[child.path]` as
+    `(_sdc_id, _sdc_root_id, _sdc_parent_id, _sdc_position, *values)`.
+    """
+    row: list[t.Any] = []
+    _flatten(plan.node, record, row)
+    if plan.children:
+        _normalize_children(plan, record, root_id, root_id, children_out)
+    return row
+
+
+def _normalize_children(
+    table: TablePlan,
+    obj: dict[str, t.Any],
+    root_id: str,
+    parent_id: str,
+    out: ChildRows,
+) -> None:
+    for child in table.children:
+        items = _get_path(obj, child.rel_path)
+        if items.__class__ is not list or not items:
+            continue
+        rows = out.setdefault(child.path, [])
+        label = child.label
+        for position, item in enumerate(items):
+            row_id = child_row_id(parent_id, label, position)
+            values: list[t.Any] = [row_id, root_id, parent_id, position]
+            if child.scalar:
+                values.append(_scalar_value(child.node[0][1], item))
+            else:
+                _flatten(child.node, item if item.__class__ is dict else _EMPTY, values)
+                if child.children and item.__class__ is dict:
+                    _normalize_children(child, item, root_id, row_id, out)
+            rows.append(tuple(values))
+
+
+def _set_path(obj: dict[str, t.Any], path: Path, value: t.Any) -> None:
+    for name in path[:-1]:
+        nxt = obj.get(name)
+        if not isinstance(nxt, dict):
+            nxt = obj[name] = {}
+        obj = nxt
+    obj[path[-1]] = value
+
+
+def from_column(kind: str, value: t.Any) -> t.Any:
+    """The JSON value a stored column value stands for."""
+    if value is None:
+        return None
+    if kind == JSON:
+        return json.loads(value)
+    if kind == BOOLEAN and isinstance(value, int):
+        return bool(value)
+    return value
+
+
+def assemble_object(columns: t.Sequence[Column], values: t.Sequence[t.Any]) -> dict[str, t.Any]:
+    """Inverse of flattening: nested object from a row's leaf values (NULLs left out)."""
+    obj: dict[str, t.Any] = {}
+    for column, value in zip(columns, values, strict=True):
+        if value is not None:
+            _set_path(obj, column.path, from_column(column.kind, value))
+    return obj
+
+
+def attach(obj: dict[str, t.Any], rel_path: Path, items: list[t.Any]) -> None:
+    """Put a child table's reassembled items back at their place in the parent object."""
+    _set_path(obj, rel_path, items)

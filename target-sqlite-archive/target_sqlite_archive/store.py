@@ -1,0 +1,541 @@
+"""The SQLite archive: connection, identifiers, DDL, schema evolution, upserts, raw versions, state.
+
+Everything that reaches SQL text from data is an identifier, always through `quote`; values
+are always bound parameters. Names are chosen once, stored in `_archive_tables` and
+`_archive_columns`, and reused on every later run, so a table or column never changes name
+and two names SQLite would treat as one (it compares identifiers without case) never share a
+column: the later one gets a `_2`, `_3`... suffix.
+"""
+
+# S608: SQL text here is built only from `quote`d identifiers and constants; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import sqlite3
+import typing as t
+import uuid
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from target_sqlite_archive import normalize
+from target_sqlite_archive.normalize import Column, TablePlan, dumps
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+TABLES = "_archive_tables"
+COLUMNS = "_archive_columns"
+RAW = "_archive_raw"
+RAW_LATEST = "_archive_raw_latest"
+STATE = "_archive_state"
+RESERVED_PREFIXES = ("_archive_", "sqlite_")
+
+ROOT_META = ("_sdc_id", "_sdc_received_at", "_sdc_table_version", "_sdc_deleted_at")
+CHILD_META = ("_sdc_id", "_sdc_root_id", "_sdc_parent_id", "_sdc_position")
+
+# Declared types: their affinities keep values of the column's own kind unchanged. JSON
+# columns are TEXT so that JSON text such as "5" is never turned into a number.
+SQL_TYPES = {
+    normalize.INTEGER: "INTEGER",
+    normalize.NUMBER: "REAL",
+    normalize.BOOLEAN: "INTEGER",
+    normalize.STRING: "TEXT",
+    normalize.JSON: "TEXT",
+}
+
+# Keys per IN (...) lookup: far below SQLite's variable limit.
+_LOOKUP_CHUNK = 500
+
+_META_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLES} (
+    table_name TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    path TEXT NOT NULL,
+    parent_table TEXT,
+    rel_path TEXT NOT NULL,
+    scalar INTEGER NOT NULL,
+    UNIQUE (stream, path)
+);
+CREATE TABLE IF NOT EXISTS {COLUMNS} (
+    table_name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    PRIMARY KEY (table_name, path, kind)
+);
+CREATE TABLE IF NOT EXISTS {RAW} (
+    version_id INTEGER PRIMARY KEY,
+    stream TEXT NOT NULL,
+    record_key TEXT,
+    received_at TEXT NOT NULL,
+    table_version INTEGER,
+    sha BLOB NOT NULL,
+    raw BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _archive_raw_by_key ON {RAW} (stream, record_key);
+CREATE TABLE IF NOT EXISTS {RAW_LATEST} (
+    stream TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    sha BLOB NOT NULL,
+    PRIMARY KEY (stream, record_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {STATE} (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL,
+    committed_at TEXT NOT NULL
+);
+"""
+
+
+def quote(name: str) -> str:
+    """An SQL identifier for any name: double quotes, inner quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def canonical_sha(record: t.Any) -> bytes:
+    """Identity of a record's content: key order and whitespace do not make a new version."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _fold(name: str) -> str:
+    # SQLite folds only ASCII case; folding more is merely over-cautious.
+    return name.lower()
+
+
+def _allocate(base: str, taken: set[str]) -> str:
+    """`base`, or `base_2`, `base_3`... : the first name no other identifier folds to."""
+    base = base.replace("\x00", "_") or "_"
+    candidate, n = base, 2
+    while _fold(candidate) in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(_fold(candidate))
+    return candidate
+
+
+@dataclass(slots=True)
+class TableInfo:
+    name: str
+    stream: str
+    path: str  # JSON array
+    parent: str | None
+    rel_path: str  # JSON array
+    scalar: bool
+    columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, kind) -> name
+    taken: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class PreparedTable:
+    """A plan table bound to its SQLite table, with its statement ready."""
+
+    info: TableInfo
+    plan: TablePlan
+    insert_sql: str
+
+
+@dataclass(slots=True)
+class PreparedStream:
+    generation: int
+    root: PreparedTable
+    children: dict[normalize.Path, PreparedTable]
+    delete_sqls: list[str]  # one per child table of the stream, old schemas' included
+
+
+class Entry(t.NamedTuple):
+    """One received record, as the sink hands it over."""
+
+    record: dict[str, t.Any]
+    raw: str  # the record's JSON text as received
+    version: int | None  # the RECORD message's table version, if any
+    received_at: str
+
+
+class ArchiveStore:
+    """One SQLite archive file. All writes of a commit happen inside `transaction()`."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout_seconds: float = 30.0,
+        compression_level: int = 6,
+    ) -> None:
+        if path != ":memory:":
+            FsPath(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit, one per batch.
+        self.conn = sqlite3.connect(
+            path, isolation_level=None, timeout=busy_timeout_seconds, check_same_thread=False
+        )
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL loses no committed transaction on a process crash (only on power
+        # loss), and spares an fsync per commit.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self.conn.executescript(_META_DDL)
+        self.compression_level = compression_level
+        self._generation = 0
+        self._prepared: dict[tuple[str, int], PreparedStream] = {}
+        self._load_catalog()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- catalog ------------------------------------------------------------------------
+
+    def _load_catalog(self) -> None:
+        """Read the name mappings; also after a rollback, which may undo new names."""
+        self._generation += 1
+        self._prepared.clear()
+        self._taken_tables = {
+            _fold(name) for (name,) in self.conn.execute("SELECT name FROM sqlite_master")
+        }
+        self._tables: dict[tuple[str, str], TableInfo] = {}
+        self._by_name: dict[str, TableInfo] = {}
+        for name, stream, path, parent, rel_path, scalar in self.conn.execute(
+            f"SELECT table_name, stream, path, parent_table, rel_path, scalar FROM {TABLES}"
+        ):
+            info = TableInfo(name, stream, path, parent, rel_path, bool(scalar))
+            info.taken = {_fold(c) for c in (ROOT_META if parent is None else CHILD_META)}
+            self._tables[(stream, path)] = info
+            self._by_name[name] = info
+        for table, path, kind, column in self.conn.execute(
+            f"SELECT table_name, path, kind, column_name FROM {COLUMNS} ORDER BY rowid"
+        ):
+            info = self._by_name[table]
+            info.columns[(path, kind)] = column
+            info.taken.add(_fold(column))
+
+    def _ensure_table(self, stream: str, plan: TablePlan, parent: TableInfo | None) -> TableInfo:
+        path = dumps(list(plan.path))
+        info = self._tables.get((stream, path))
+        if info is None:
+            base = stream if parent is None else parent.name + "__" + "__".join(plan.rel_path)
+            if base.lower().startswith(RESERVED_PREFIXES):
+                base = "t_" + base  # the archive's own namespace is never a stream's
+            name = _allocate(base, self._taken_tables)
+            meta = ROOT_META if parent is None else CHILD_META
+            info = TableInfo(
+                name=name,
+                stream=stream,
+                path=path,
+                parent=parent.name if parent else None,
+                rel_path=dumps(list(plan.rel_path)),
+                scalar=plan.scalar,
+                taken={_fold(c) for c in meta},
+            )
+            self._create_table(info)
+            self._tables[(stream, path)] = info
+            self._by_name[name] = info
+            self._generation += 1
+        for column in plan.columns:
+            self._ensure_column(info, column)
+        return info
+
+    def _create_table(self, info: TableInfo) -> None:
+        q = quote(info.name)
+        if info.parent is None:
+            ddl = (
+                f"CREATE TABLE {q} (_sdc_id TEXT NOT NULL UNIQUE, _sdc_received_at TEXT, "
+                "_sdc_table_version INTEGER, _sdc_deleted_at TEXT)"
+            )
+            self.conn.execute(ddl)
+        else:
+            ddl = (
+                f"CREATE TABLE {q} (_sdc_id TEXT NOT NULL, _sdc_root_id TEXT NOT NULL, "
+                "_sdc_parent_id TEXT NOT NULL, _sdc_position INTEGER NOT NULL)"
+            )
+            self.conn.execute(ddl)
+            index = quote(f"_archive_ix__{info.name}__root")
+            self.conn.execute(f"CREATE INDEX {index} ON {q} (_sdc_root_id)")
+        self._taken_tables.add(_fold(f"_archive_ix__{info.name}__root"))
+        self.conn.execute(
+            f"INSERT INTO {TABLES} (table_name, stream, path, parent_table, rel_path, scalar) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (info.name, info.stream, info.path, info.parent, info.rel_path, info.scalar),
+        )
+
+    def _ensure_column(self, info: TableInfo, column: Column) -> str:
+        path = dumps(list(column.path))
+        name = info.columns.get((path, column.kind))
+        if name is not None:
+            return name
+        base = "__".join(column.path) if column.path else "value"
+        if any(p == path for (p, _kind) in info.columns):
+            # The property changed type: a new column beside the old one, so no stored value
+            # is ever converted (SQLite affinity would turn "0123" into 123).
+            base = f"{base}__{column.kind}"
+        name = _allocate(base, info.taken)
+        self.conn.execute(
+            f"ALTER TABLE {quote(info.name)} ADD COLUMN {quote(name)} {SQL_TYPES[column.kind]}"
+        )
+        self.conn.execute(
+            f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)",
+            (info.name, path, column.kind, name),
+        )
+        info.columns[(path, column.kind)] = name
+        self._generation += 1
+        return name
+
+    def prepare(self, stream: str, plan: TablePlan, keyed: bool) -> PreparedStream:
+        """Tables, columns and statements for a stream's plan (DDL only when new)."""
+        cache_key = (stream, id(plan))
+        prepared = self._prepared.get(cache_key)
+        if prepared is not None and prepared.generation == self._generation:
+            return prepared
+        infos: dict[normalize.Path, TableInfo] = {}
+        for table in plan.walk():
+            parent = None if not table.path else infos[_parent_path(plan, table)]
+            infos[table.path] = self._ensure_table(stream, table, parent)
+        root = PreparedTable(infos[()], plan, self._root_sql(infos[()], plan, keyed))
+        children = {
+            table.path: PreparedTable(
+                infos[table.path], table, self._child_sql(infos[table.path], table)
+            )
+            for table in plan.walk()
+            if table.path
+        }
+        delete_sqls = [
+            f"DELETE FROM {quote(info.name)} WHERE _sdc_root_id = ?"
+            for info in self._tables.values()
+            if info.stream == stream and info.parent is not None
+        ]
+        prepared = PreparedStream(self._generation, root, children, delete_sqls)
+        self._prepared[cache_key] = prepared
+        return prepared
+
+    def _column_names(self, info: TableInfo, plan: TablePlan) -> list[str]:
+        return [info.columns[(dumps(list(c.path)), c.kind)] for c in plan.columns]
+
+    def _root_sql(self, info: TableInfo, plan: TablePlan, keyed: bool) -> str:
+        data = self._column_names(info, plan)
+        names = ["_sdc_id", *data, "_sdc_received_at", "_sdc_table_version"]
+        sql = (
+            f"INSERT INTO {quote(info.name)} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+        if not keyed:
+            return sql  # streams without keys append
+        # Every column of the table is set: a column this schema does not fill (an old
+        # property, or a property's old type) must not keep a previous version's value.
+        stale = set(info.columns.values()) - set(data)
+        updates = [f"{quote(n)} = excluded.{quote(n)}" for n in names[1:]]
+        updates += [f"{quote(n)} = NULL" for n in sorted(stale)]
+        updates.append("_sdc_deleted_at = NULL")
+        return sql + f" ON CONFLICT (_sdc_id) DO UPDATE SET {', '.join(updates)}"
+
+    def _child_sql(self, info: TableInfo, plan: TablePlan) -> str:
+        names = [*CHILD_META, *self._column_names(info, plan)]
+        return (
+            f"INSERT INTO {quote(info.name)} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic batch: data, raw versions and state commit together or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._load_catalog()
+            raise
+        self.conn.execute("COMMIT")
+
+    def write_batch(
+        self,
+        stream: str,
+        plan: TablePlan,
+        key_properties: Sequence[str],
+        entries: Sequence[Entry],
+    ) -> None:
+        """Upsert a batch of one stream's records, their descendants and raw versions."""
+        keyed = bool(key_properties)
+        prepared = self.prepare(stream, plan, keyed)
+        ids: list[str]
+        if keyed:
+            ids = [dumps([e.record.get(k) for k in key_properties]) for e in entries]
+        else:
+            ids = [_new_id() for _ in entries]
+        self._write_raw(stream, ids if keyed else None, entries)
+
+        # Only the last version of a key within the batch is normalized.
+        latest: dict[str, Entry] = dict(zip(ids, entries, strict=True))
+        if keyed and prepared.delete_sqls:
+            id_params = [(i,) for i in latest]
+            for sql in prepared.delete_sqls:
+                self.conn.executemany(sql, id_params)
+        children: normalize.ChildRows = {}
+        rows = []
+        for row_id, entry in latest.items():
+            values = normalize.normalize(plan, entry.record, row_id, children)
+            rows.append((row_id, *values, entry.received_at, entry.version))
+        self.conn.executemany(prepared.root.insert_sql, rows)
+        for path, child_rows in children.items():
+            self.conn.executemany(prepared.children[path].insert_sql, child_rows)
+
+    def _write_raw(self, stream: str, keys: list[str] | None, entries: Sequence[Entry]) -> None:
+        """Keep each version unless it equals the latest one stored for its key."""
+        level = self.compression_level
+        rows: list[tuple[t.Any, ...]] = []
+        if keys is None:
+            for e in entries:
+                sha = canonical_sha(e.record)
+                raw = zlib.compress(e.raw.encode(), level)
+                rows.append((stream, None, e.received_at, e.version, sha, raw))
+        else:
+            known = self._latest_shas(stream, set(keys))
+            changed: dict[str, bytes] = {}
+            for key, e in zip(keys, entries, strict=True):
+                sha = canonical_sha(e.record)
+                if known.get(key) == sha:
+                    continue
+                known[key] = changed[key] = sha
+                raw = zlib.compress(e.raw.encode(), level)
+                rows.append((stream, key, e.received_at, e.version, sha, raw))
+            self.conn.executemany(
+                f"INSERT INTO {RAW_LATEST} (stream, record_key, sha) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream, record_key) DO UPDATE SET sha = excluded.sha",
+                [(stream, k, s) for k, s in changed.items()],
+            )
+        self.conn.executemany(
+            f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def _latest_shas(self, stream: str, keys: set[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        pending = list(keys)
+        for start in range(0, len(pending), _LOOKUP_CHUNK):
+            chunk = pending[start : start + _LOOKUP_CHUNK]
+            sql = (
+                f"SELECT record_key, sha FROM {RAW_LATEST} "
+                f"WHERE stream = ? AND record_key IN ({', '.join('?' * len(chunk))})"
+            )
+            found.update(self.conn.execute(sql, (stream, *chunk)))
+        return found
+
+    def mark_deleted(self, stream: str, version: int) -> int:
+        """ACTIVATE_VERSION: rows a newer complete pass did not send are marked, not dropped."""
+        info = self._tables.get((stream, "[]"))
+        if info is None:
+            return 0
+        cursor = self.conn.execute(
+            f"UPDATE {quote(info.name)} SET _sdc_deleted_at = ? "
+            "WHERE _sdc_deleted_at IS NULL "
+            "AND (_sdc_table_version IS NULL OR _sdc_table_version < ?)",
+            (utc_now(), version),
+        )
+        return cursor.rowcount
+
+    def save_state(self, state: t.Any) -> None:
+        self.conn.execute(
+            f"INSERT INTO {STATE} (id, state, committed_at) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+            "committed_at = excluded.committed_at",
+            (json.dumps(state), utc_now()),
+        )
+
+    # -- reads (for users, replay and the tests) ------------------------------------------
+
+    def load_state(self) -> t.Any:
+        row = self.conn.execute(f"SELECT state FROM {STATE} WHERE id = 1").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def table_name(self, stream: str, path: Sequence[str] = ()) -> str | None:
+        info = self._tables.get((stream, dumps(list(path))))
+        return None if info is None else info.name
+
+    def raw_versions(self, stream: str, key: str | None = None) -> list[tuple[str, str]]:
+        """(received_at, record JSON text as received), oldest first."""
+        sql = f"SELECT received_at, raw FROM {RAW} WHERE stream = ?"
+        params: tuple[t.Any, ...] = (stream,)
+        if key is not None:
+            sql += " AND record_key = ?"
+            params += (key,)
+        rows = self.conn.execute(sql + " ORDER BY version_id", params)
+        return [(at, zlib.decompress(raw).decode()) for at, raw in rows]
+
+    def read_records(self, stream: str, *, include_deleted: bool = True) -> dict[str, t.Any]:
+        """Reassemble every root record of a stream from the normalized tables, by `_sdc_id`.
+
+        The tables cannot tell a null from an absent property or an empty array: those are
+        left out. The raw archive keeps the exact JSON.
+        """
+        root = self._tables.get((stream, "[]"))
+        if root is None:
+            return {}
+        tables = [i for i in self._tables.values() if i.stream == stream]
+        objects: dict[str, dict[str, t.Any]] = {}  # _sdc_id -> the object of that row
+        records: dict[str, t.Any] = {}
+        where = "" if include_deleted else " WHERE _sdc_deleted_at IS NULL"
+        columns = self._columns_of(root)
+        names = ", ".join(quote(name) for _c, name in columns)
+        sql = f"SELECT _sdc_id{', ' + names if names else ''} FROM {quote(root.name)}{where}"
+        for row_id, *values in self.conn.execute(sql):
+            obj = normalize.assemble_object([c for c, _n in columns], values)
+            objects[row_id] = records[row_id] = obj
+        # Parents before children: a table's path is longer than its parent's.
+        for info in sorted(tables, key=lambda i: len(json.loads(i.path))):
+            if info.parent is None:
+                continue
+            self._attach_children(info, objects)
+        return records
+
+    def _columns_of(self, info: TableInfo) -> list[tuple[Column, str]]:
+        return [
+            (Column(tuple(json.loads(path)), kind), name)
+            for (path, kind), name in info.columns.items()
+        ]
+
+    def _attach_children(self, info: TableInfo, objects: dict[str, dict[str, t.Any]]) -> None:
+        columns = self._columns_of(info)
+        names = "".join(", " + quote(name) for _c, name in columns)
+        sql = (
+            f"SELECT _sdc_id, _sdc_parent_id{names} FROM {quote(info.name)} "
+            "ORDER BY _sdc_parent_id, _sdc_position"
+        )
+        rel_path = tuple(json.loads(info.rel_path))
+        lists: dict[str, list[t.Any]] = {}
+        for row_id, parent_id, *values in self.conn.execute(sql):
+            merged = list(values)
+            item: t.Any
+            if info.scalar:
+                item = None
+                for (column, _n), value in zip(columns, merged, strict=True):
+                    if value is not None:
+                        item = normalize.from_column(column.kind, value)
+            else:
+                item = normalize.assemble_object([c for c, _n in columns], merged)
+                objects[row_id] = item
+            lists.setdefault(parent_id, []).append(item)
+        for parent_id, items in lists.items():
+            parent = objects.get(parent_id)
+            if parent is not None:
+                normalize.attach(parent, rel_path, items)
+
+
+def _parent_path(plan: TablePlan, table: TablePlan) -> normalize.Path:
+    for candidate in plan.walk():
+        if table in candidate.children:
+            return candidate.path
+    raise KeyError(table.path)
+
+
+def _new_id() -> str:
+    # Appended rows have no identity of their own; a content hash would merge equal rows.
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Tests of target-sqlite-archive."""
