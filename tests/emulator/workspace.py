@@ -1224,6 +1224,9 @@ class Workspace:
             new["name"] = f"{core['name'] or 'Unnamed'} ✎"
         elif entity == "companies":
             new["monthly_spend"] = core["monthly_spend"] + 1
+        elif entity == "tickets":
+            new["_v"] = core["_v"] + 1
+            new["title"] = f"{core['title'].split(' ✎')[0]} ✎{new['_v']}"
         else:
             new["_v"] = core["_v"] + 1
             new["read"] = not core["read"]
