@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tap_intercom import search
-from tests.e2e.conftest import TOKEN, small_spec, tap_config
+from tests.e2e.conftest import TOKEN, tap_config
 from tests.e2e.harness import TapRun, parse_output, run_tap, tap_command
 from tests.emulator import Emulator, WorkspaceSpec
 
@@ -189,9 +189,7 @@ def test_shared_timestamp_cluster_is_complete_in_full_and_incremental_runs(
     assert members <= set(inside.ids("conversations"))
 
 
-def _interrupted_run(
-    command: list[str], stop_after: int, stream: str = "conversations"
-) -> TapRun:
+def _interrupted_run(command: list[str], stop_after: int, stream: str = "conversations") -> TapRun:
     """Run the tap and SIGKILL it once `stop_after` records of `stream` came out."""
     process = subprocess.Popen(
         command,
