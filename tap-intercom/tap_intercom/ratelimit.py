@@ -53,8 +53,11 @@ class RateBudget:
         if self._limit is None or self._remaining is None:
             # Before the first answer the budget is unknown: probe with one request at a time.
             return self._in_flight == 0
-        if not self._assumed_fresh and now >= self._reset_at + RESET_MARGIN_SECONDS:
-            # A new window has started: assume it is full until a response says otherwise.
+        window_over = now >= self._reset_at + RESET_MARGIN_SECONDS
+        # A new window has started: assume it is full until a response says otherwise. With
+        # nothing in flight no answer can bring news, so a count about a window that is over
+        # (a late answer of it after the new one was assumed) must not keep the budget shut.
+        if window_over and (not self._assumed_fresh or self._in_flight == 0):
             self._remaining = self._limit
             self._assumed_fresh = True
         return self._remaining - self._in_flight > self._reserve()
