@@ -71,13 +71,14 @@ def all_pages(emu: Emulator, entity: str, query: dict[str, Any], **kw: Any) -> l
     raise AssertionError("pagination did not end")
 
 
-def berlin(*args: int) -> int:
-    return int(datetime(*args, tzinfo=ZoneInfo("Europe/Berlin")).timestamp())  # type: ignore[misc]
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    zone = ZoneInfo("Europe/Berlin")
+    return int(datetime(year, month, day, hour, minute, tzinfo=zone).timestamp())
 
 
 def test_contact_dates_match_by_calendar_day_in_the_workspace_zone(emu: Emulator) -> None:
     contact = next(iter(emu.truth()["contacts"]))
-    bookmark = berlin(2026, 9, 20, 9, 0, 0)
+    bookmark = berlin(2026, 9, 20, 9)
     later_same_day = bookmark + 3 * 3600  # 12:00 the same Berlin day
     emu.workspace.update("contacts", ids=[contact], at=later_same_day)
     gt_bookmark = {"field": "updated_at", "operator": ">", "value": bookmark}
