@@ -54,6 +54,9 @@ class SearchStream(IntercomStream):
         state["replication_key"] = self.replication_key
         if bookmark is not None:
             state["replication_key_value"] = search.to_iso(bookmark)
+        else:
+            # A first run has no bookmark until its window ends; the key is still written.
+            state.setdefault("replication_key_value", None)
         state.update(window.to_state() if window else search.idle_state())
         self.state_manager.is_flushed = False
 
