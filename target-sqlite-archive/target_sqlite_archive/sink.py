@@ -36,8 +36,7 @@ class FastValidator(BaseJSONSchemaValidator):
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            msg = f"Record Message Validation Error: {exc.message}"
-            raise InvalidRecord(msg, record) from exc
+            raise InvalidRecord(exc.message, record) from exc
 
 
 class ArchiveSink(Sink):

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
+import orjson
+
 from target_sqlite_archive import normalize
 from target_sqlite_archive.normalize import Column, TablePlan, dumps
 
@@ -32,11 +34,16 @@ if t.TYPE_CHECKING:
 TABLES = "_archive_tables"
 COLUMNS = "_archive_columns"
 RAW = "_archive_raw"
-RAW_LATEST = "_archive_raw_latest"
 STATE = "_archive_state"
 RESERVED_PREFIXES = ("_archive_", "sqlite_")
 
-ROOT_META = ("_sdc_id", "_sdc_received_at", "_sdc_table_version", "_sdc_deleted_at")
+ROOT_META = (
+    "_sdc_id",
+    "_sdc_received_at",
+    "_sdc_table_version",
+    "_sdc_deleted_at",
+    "_sdc_raw_sha",
+)
 CHILD_META = ("_sdc_id", "_sdc_root_id", "_sdc_parent_id", "_sdc_position")
 
 # Declared types: their affinities keep values of the column's own kind unchanged. JSON
@@ -46,6 +53,7 @@ SQL_TYPES = {
     normalize.NUMBER: "REAL",
     normalize.BOOLEAN: "INTEGER",
     normalize.STRING: "TEXT",
+    normalize.ANY: "",  # no affinity: strings and numbers stay exactly what they were
     normalize.JSON: "TEXT",
 }
 
@@ -79,12 +87,6 @@ CREATE TABLE IF NOT EXISTS {RAW} (
     raw BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS _archive_raw_by_key ON {RAW} (stream, record_key);
-CREATE TABLE IF NOT EXISTS {RAW_LATEST} (
-    stream TEXT NOT NULL,
-    record_key TEXT NOT NULL,
-    sha BLOB NOT NULL,
-    PRIMARY KEY (stream, record_key)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {STATE} (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     state TEXT NOT NULL,
@@ -104,8 +106,19 @@ def utc_now() -> str:
 
 def canonical_sha(record: t.Any) -> bytes:
     """Identity of a record's content: key order and whitespace do not make a new version."""
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    try:
+        text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        text = json.dumps(
+            record, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+    return hashlib.blake2b(text, digest_size=16).digest()
+
+
+def _bindable(row: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
+    # SQLite integers are 64-bit: a larger one is kept as its decimal text (and exactly in
+    # the raw archive).
+    return tuple(str(v) if v.__class__ is int and not -(2**63) <= v < 2**63 else v for v in row)
 
 
 def _fold(name: str) -> str:
@@ -247,7 +260,7 @@ class ArchiveStore:
         if info.parent is None:
             ddl = (
                 f"CREATE TABLE {q} (_sdc_id TEXT NOT NULL UNIQUE, _sdc_received_at TEXT, "
-                "_sdc_table_version INTEGER, _sdc_deleted_at TEXT)"
+                "_sdc_table_version INTEGER, _sdc_deleted_at TEXT, _sdc_raw_sha BLOB)"
             )
             self.conn.execute(ddl)
         else:
@@ -319,7 +332,7 @@ class ArchiveStore:
 
     def _root_sql(self, info: TableInfo, plan: TablePlan, keyed: bool) -> str:
         data = self._column_names(info, plan)
-        names = ["_sdc_id", *data, "_sdc_received_at", "_sdc_table_version"]
+        names = ["_sdc_id", *data, "_sdc_received_at", "_sdc_table_version", "_sdc_raw_sha"]
         sql = (
             f"INSERT INTO {quote(info.name)} ({', '.join(map(quote, names))}) "
             f"VALUES ({', '.join('?' * len(names))})"
@@ -365,68 +378,69 @@ class ArchiveStore:
         """Upsert a batch of one stream's records, their descendants and raw versions."""
         keyed = bool(key_properties)
         prepared = self.prepare(stream, plan, keyed)
-        ids: list[str]
+        root = quote(prepared.root.info.name)
+        shas = [canonical_sha(e.record) for e in entries]
         if keyed:
             ids = [dumps([e.record.get(k) for k in key_properties]) for e in entries]
+            stored = self._stored_shas(root, ids)
         else:
             ids = [_new_id() for _ in entries]
-        self._write_raw(stream, ids if keyed else None, entries)
+            stored = {}
+        existing = set(stored)
 
-        # Only the last version of a key within the batch is normalized.
-        latest: dict[str, Entry] = dict(zip(ids, entries, strict=True))
-        if keyed and prepared.delete_sqls:
-            id_params = [(i,) for i in latest]
-            for sql in prepared.delete_sqls:
-                self.conn.executemany(sql, id_params)
-        children: normalize.ChildRows = {}
-        rows = []
-        for row_id, entry in latest.items():
-            values = normalize.normalize(plan, entry.record, row_id, children)
-            rows.append((row_id, *values, entry.received_at, entry.version))
-        self.conn.executemany(prepared.root.insert_sql, rows)
-        for path, child_rows in children.items():
-            self.conn.executemany(prepared.children[path].insert_sql, child_rows)
-
-    def _write_raw(self, stream: str, keys: list[str] | None, entries: Sequence[Entry]) -> None:
-        """Keep each version unless it equals the latest one stored for its key."""
+        # A version equal to the latest one stored for its key is not stored again.
         level = self.compression_level
-        rows: list[tuple[t.Any, ...]] = []
-        if keys is None:
-            for e in entries:
-                sha = canonical_sha(e.record)
-                raw = zlib.compress(e.raw.encode(), level)
-                rows.append((stream, None, e.received_at, e.version, sha, raw))
-        else:
-            known = self._latest_shas(stream, set(keys))
-            changed: dict[str, bytes] = {}
-            for key, e in zip(keys, entries, strict=True):
-                sha = canonical_sha(e.record)
-                if known.get(key) == sha:
-                    continue
-                known[key] = changed[key] = sha
-                raw = zlib.compress(e.raw.encode(), level)
-                rows.append((stream, key, e.received_at, e.version, sha, raw))
-            self.conn.executemany(
-                f"INSERT INTO {RAW_LATEST} (stream, record_key, sha) VALUES (?, ?, ?) "
-                "ON CONFLICT (stream, record_key) DO UPDATE SET sha = excluded.sha",
-                [(stream, k, s) for k, s in changed.items()],
-            )
+        raw_rows: list[tuple[t.Any, ...]] = []
+        for row_id, sha, e in zip(ids, shas, entries, strict=True):
+            if keyed and stored.get(row_id) == sha:
+                continue
+            stored[row_id] = sha
+            raw = zlib.compress(e.raw.encode(), level)
+            raw_rows.append((stream, row_id if keyed else None, e.received_at, e.version, sha, raw))
         self.conn.executemany(
             f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
+            raw_rows,
         )
 
-    def _latest_shas(self, stream: str, keys: set[str]) -> dict[str, bytes]:
+        # Only the last version of a key within the batch is normalized; descendants of rows
+        # that existed are replaced (deleted here, inserted below, same transaction).
+        latest = dict(zip(ids, zip(entries, shas, strict=True), strict=True))
+        replaced = [(i,) for i in latest if i in existing]
+        if replaced:
+            for sql in prepared.delete_sqls:
+                self.conn.executemany(sql, replaced)
+        children: normalize.ChildRows = {}
+        rows = []
+        for row_id, (entry, sha) in latest.items():
+            values = normalize.normalize(plan, entry.record, row_id, children)
+            rows.append((row_id, *values, entry.received_at, entry.version, sha))
+        self._insert(prepared.root.insert_sql, rows)
+        for path, child_rows in children.items():
+            self._insert(prepared.children[path].insert_sql, child_rows)
+
+    def _insert(self, sql: str, rows: list[tuple[t.Any, ...]]) -> None:
+        # Over-large integers are rare, so they are looked for only when binding fails; the
+        # savepoint undoes the rows the failed call had already inserted.
+        self.conn.execute("SAVEPOINT _archive_insert")
+        try:
+            self.conn.executemany(sql, rows)
+        except OverflowError:
+            self.conn.execute("ROLLBACK TO _archive_insert")
+            self.conn.executemany(sql, [_bindable(row) for row in rows])
+        self.conn.execute("RELEASE _archive_insert")
+
+    def _stored_shas(self, root: str, ids: list[str]) -> dict[str, bytes]:
+        """Raw hash of the stored version of each id that has a row."""
         found: dict[str, bytes] = {}
-        pending = list(keys)
+        pending = list(set(ids))
         for start in range(0, len(pending), _LOOKUP_CHUNK):
             chunk = pending[start : start + _LOOKUP_CHUNK]
             sql = (
-                f"SELECT record_key, sha FROM {RAW_LATEST} "
-                f"WHERE stream = ? AND record_key IN ({', '.join('?' * len(chunk))})"
+                f"SELECT _sdc_id, _sdc_raw_sha FROM {root} "
+                f"WHERE _sdc_id IN ({', '.join('?' * len(chunk))})"
             )
-            found.update(self.conn.execute(sql, (stream, *chunk)))
+            found.update(self.conn.execute(sql, chunk))
         return found
 
     def mark_deleted(self, stream: str, version: int) -> int:

@@ -1,0 +1,1 @@
+"""Benchmark of target-sqlite-archive through its CLI."""
