@@ -132,6 +132,13 @@ class FullTableStream(IntercomStream):
     #: Whether the endpoint takes per_page (most full lists come in one page).
     paginated: ClassVar[bool] = False
 
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # The SDK's own setting would send ACTIVATE_VERSION before the first record; the
+        # stream sends its own after the last one (fetch_records), so the SDK's stays off.
+        return False
+
     def list_params(self) -> dict[str, Any]:
         return {"per_page": self.page_size} if self.paginated else {}
 
