@@ -337,3 +337,13 @@ def test_deleted_record_leaves_search_after_the_lag(emu: Emulator) -> None:
     assert search_ids(emu, "tickets", query) == [ticket]
     emu.configure(search_lag=0.0)
     assert search_ids(emu, "tickets", query) == []
+
+
+def test_repeated_query_sees_changes_made_between_requests(emu: Emulator) -> None:
+    """Search results are cached per workspace version; a change must invalidate them."""
+    query = {"field": "updated_at", "operator": ">", "value": ANCHOR}
+    assert search_ids(emu, "conversations", query) == []
+    changed = emu.workspace.update("conversations", count=2, at=ANCHOR + 10)
+    assert sorted(search_ids(emu, "conversations", query)) == sorted(changed)
+    emu.workspace.delete("conversations", changed[:1])
+    assert search_ids(emu, "conversations", query) == changed[1:]

@@ -250,17 +250,19 @@ def per_page_of(value: Any, default: int = 50, maximum: int = MAX_PER_PAGE) -> i
     return n
 
 
-def paginate(
-    records: Sequence[Record],
-    *,
-    field: str,
-    descending: bool,
-    per_page: int,
-    starting_after: str | None,
-) -> tuple[list[Record], dict[str, Any], int]:
+Keyed = list[tuple[SortKey, Any]]
+
+
+def sort_records(records: Sequence[Any], field: str) -> Keyed:
+    """Records with their sort keys, ascending: what ``page_after`` pages through."""
+    return sorted(((sort_key(r, field), r) for r in records), key=lambda kr: kr[0])
+
+
+def page_after(
+    keyed: Keyed, *, descending: bool, per_page: int, starting_after: str | None
+) -> tuple[list[Any], dict[str, Any], int]:
     """One page after the cursor, the ``pages`` object (``next`` only when more follow) and
     the total. The cursor holds the last (sort key, id) and the page number: no server state."""
-    keyed = sorted(((sort_key(r, field), r) for r in records), key=lambda kr: kr[0])
     keys = [k for k, _ in keyed]
     page = 1
     if starting_after:
@@ -293,3 +295,20 @@ def paginate(
             "starting_after": encode_cursor(chunk[-1][0], page),
         }
     return [r for _, r in chunk], pages, total
+
+
+def paginate(
+    records: Sequence[Any],
+    *,
+    field: str,
+    descending: bool,
+    per_page: int,
+    starting_after: str | None,
+) -> tuple[list[Any], dict[str, Any], int]:
+    """Sort ``records`` by ``field`` (then id) and return one page; see ``page_after``."""
+    return page_after(
+        sort_records(records, field),
+        descending=descending,
+        per_page=per_page,
+        starting_after=starting_after,
+    )

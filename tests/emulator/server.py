@@ -52,10 +52,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.emulator.search import (
     DayRule,
+    Keyed,
+    Predicate,
     SearchError,
     compile_query,
+    page_after,
     paginate,
     per_page_of,
+    sort_records,
 )
 from tests.emulator.workspace import CONTACT_TIMESTAMP_FIELDS, Record, Workspace
 
@@ -64,6 +68,7 @@ DEFAULT_TOKEN = "emulator-token"
 SEARCH_TIMESTAMPS = frozenset({"created_at", "updated_at", "waiting_since", "snoozed_until"})
 SCROLL_PAGE_SIZE = 100
 DELETED_MAX_PER_PAGE = 60
+SEARCH_CACHE_SIZE = 16
 
 
 @dataclass
@@ -221,6 +226,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self._stats: dict[str, dict[str, int]] = {}
         self._fault_counts: dict[str, int] = {}
         self._total = 0
+        self._search_cache: dict[tuple[str, str, str], tuple[int, Keyed]] = {}
         self._day_rule = DayRule(workspace.day_start, workspace.next_day_start)
         self.routes = self._routes()
         super().__init__(("127.0.0.1", port), Handler)
@@ -554,13 +560,10 @@ class EmulatorServer(ThreadingHTTPServer):
             else:
                 predicate = compile_query(body["query"], timestamp_fields=SEARCH_TIMESTAMPS)
             per_page = per_page_of(pagination.get("per_page"))
-            view = self.workspace.search_view(entity, self.settings.search_lag)
-            render = self.workspace._renderers[entity]
-            rows: list[Any] = view if entity == "contacts" else [_Lazy(c, render) for c in view]
-            matched = [r for r in rows if predicate(r)]
-            page, pages, total = paginate(
-                matched,
-                field=str(sort.get("field", "id")),
+            sort_field = str(sort.get("field", "id"))
+            keyed = self._matches(entity, body["query"], predicate, sort_field)
+            page, pages, total = page_after(
+                keyed,
                 descending=order == "descending",
                 per_page=per_page,
                 starting_after=pagination.get("starting_after"),
@@ -571,6 +574,30 @@ class EmulatorServer(ThreadingHTTPServer):
             cores = [r.core if isinstance(r, _Lazy) else r for r in page]
             data = [self.workspace.render(entity, c) for c in cores]
         return data, pages, total
+
+    def _matches(self, entity: str, query: Any, predicate: Predicate, sort_field: str) -> Keyed:
+        """The sorted matches of a query, cached while the workspace does not change and no
+        change is hidden by the search lag (then the view is the current data)."""
+        workspace = self.workspace
+        lag = self.settings.search_lag
+        with workspace.lock:
+            version = workspace.version
+            stable = time.time() - lag > workspace.last_change
+        key = (entity, json.dumps(query, sort_keys=True), sort_field)
+        with self.lock:
+            cached = self._search_cache.get(key)
+        if stable and cached is not None and cached[0] == version:
+            return cached[1]
+        view = workspace.search_view(entity, lag)
+        render = workspace.renderer(entity)
+        rows: list[Any] = view if entity == "contacts" else [_Lazy(c, render) for c in view]
+        keyed = sort_records([r for r in rows if predicate(r)], sort_field)
+        if stable:
+            with self.lock:
+                self._search_cache[key] = (version, keyed)
+                while len(self._search_cache) > SEARCH_CACHE_SIZE:
+                    self._search_cache.pop(next(iter(self._search_cache)))
+        return keyed
 
     def search_contacts(self, req: Request) -> Record:
         data, pages, total = self._search(req, "contacts")

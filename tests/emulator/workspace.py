@@ -114,6 +114,10 @@ def to_plaintext(body: str | None) -> str | None:
     return html.unescape(_TAG_RE.sub("", text))
 
 
+def _identity(core: Record) -> Record:
+    return core
+
+
 def _hex_id(prefix: int, seed: int, n: int) -> str:
     return f"{prefix:02x}{seed % 2**24:06x}{n:016x}"
 
@@ -171,6 +175,8 @@ class Workspace:
         self._deleted_conversations: dict[str, int] = {}
         self._counters: dict[str, int] = {}
         self._mutation_rng = random.Random(f"{self.spec.seed}/mutations")
+        self.version = 0  # bumped by every mutation (search results are cached per version)
+        self.last_change = 0.0  # real clock of the last mutation
         self._renderers: dict[str, Callable[[Record], Record]] = {
             "conversations": self._render_conversation,
             "tickets": self._render_ticket,
@@ -1021,6 +1027,10 @@ class Workspace:
         ]
 
     # --------------------------------------------------------------- reading
+    def renderer(self, entity: str) -> Callable[[Record], Record]:
+        """The function turning a core into the API shape (the identity for most)."""
+        return self._renderers.get(entity, _identity)
+
     def render(self, entity: str, core: Record) -> Record:
         renderer = self._renderers.get(entity)
         return renderer(core) if renderer else core
@@ -1194,6 +1204,8 @@ class Workspace:
     def _replace(self, entity: str, rid: str, core: Record | None) -> None:
         """Install a new core (None: delete) and remember the old one for search lag."""
         now = time.time()
+        self.version += 1
+        self.last_change = now
         history = self._history[entity]
         changes = [c for c in history.get(rid, []) if c.at > now - HISTORY_KEEP]
         changes.append(_Change(now, self._data[entity].get(rid)))
