@@ -108,7 +108,9 @@ class IntercomClient:
             )
 
         def give_up(details: Any) -> None:
-            LOGGER.error(
+            # A warning: the caller decides whether this ends the run (its error line says so)
+            # or is recovered (a companies scroll restarts).
+            LOGGER.warning(
                 "Giving up on %s %s after %d tries", prepared.method, path, details["tries"]
             )
 
