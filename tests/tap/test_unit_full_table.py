@@ -3,7 +3,7 @@ companies scroll, version gating, and the per-parent and deleted-id streams."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 import pytest
 import requests_mock
@@ -214,5 +214,22 @@ def test_deleted_conversations_stop_at_the_known_ones(api: requests_mock.Mocker)
     assert final["replication_key_value"] == search.to_iso(NOW - 10)
 
 
-def _unused(_: Any) -> None:  # pragma: no cover
-    return None
+def test_a_scroll_recovered_after_exhausted_retries_logs_no_error(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.get(
+        f"{API}/companies/scroll",
+        [
+            {"json": {"data": [{"id": "a"}], "scroll_param": "s1"}},
+            {"status_code": 500, "text": "<html>oops</html>"},
+            {"status_code": 500, "text": "<html>oops</html>"},
+            {"status_code": 500, "text": "<html>oops</html>"},
+            {"json": {"data": [{"id": "a"}, {"id": "b"}]}},
+        ],
+    )
+    with caplog.at_level(logging.INFO):
+        run = run_tap(["companies"], config=make_config(max_retries=3))
+    assert [r["id"] for r in run.records("companies")] == ["a", "a", "b"]
+    assert api.call_count == 5
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("scroll broke" in r.getMessage() for r in caplog.records)
