@@ -91,6 +91,9 @@ class IntercomStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        if self.name in self._intercom_tap.skipped:
+            # Already skipped in this run: a child stream meets its 403 once, not per parent.
+            return
         reason = self.unavailable_reason()
         if reason:
             self._intercom_tap.skip_stream(self.name, reason)
