@@ -263,3 +263,31 @@ def test_client_repr_and_auth_hide_the_token() -> None:
     tap = TapIntercom(config=make_config())
     client = tap.client
     assert_no_token(repr(client.session.auth), repr(tap.settings), repr(client.settings))
+
+
+def test_a_forbidden_child_stream_is_asked_once_not_per_parent(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """notes is read per changed contact: after its first 403 the stream is skipped for the
+    rest of the run, not asked again (and warned about again) for every contact."""
+    api.post(
+        f"{API}/contacts/search",
+        json={"data": [{"id": f"c{n}", "updated_at": NOW - 5} for n in range(4)]},
+    )
+    api.get(
+        requests_mock.ANY,
+        status_code=403,
+        json={
+            "type": "error.list",
+            "errors": [
+                {"code": "forbidden", "message": "You do not have the required scope (read_notes)"}
+            ],
+        },
+    )
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(["contacts", "notes"])
+    assert [r["id"] for r in run.records("contacts")] == ["c0", "c1", "c2", "c3"]
+    assert paths(api) == ["POST /contacts/search", "GET /contacts/c0/notes"]
+    skips = [m for m in messages_of(caplog) if m.startswith("Skipping stream 'notes'")]
+    assert len(skips) == 1
+    assert "read_notes" in run.tap.skipped["notes"]
