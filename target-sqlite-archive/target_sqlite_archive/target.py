@@ -123,7 +123,6 @@ class TargetSqliteArchive(Target):
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
-        self._reject_breaking_options()
         self.max_parallelism = 1  # one SQLite connection, one writer
         self._store: ArchiveStore | None = None
         self._emitted_state: t.Any = None
@@ -133,6 +132,12 @@ class TargetSqliteArchive(Target):
         self._clock_ms = -1
         self._clock_text = ""
         self._wait_seconds = float(self.config.get("batch_wait_seconds", 60))
+
+    @override
+    def setup_mapper(self) -> None:
+        # Checked here, before the SDK's mapper reads the same settings and fails less clearly.
+        self._reject_breaking_options()
+        super().setup_mapper()
 
     def _reject_breaking_options(self) -> None:
         errors = []

@@ -1,0 +1,80 @@
+"""Kill -9 the CLI mid-stream: every state it emitted is covered by committed data, and the
+archive's own state is the last one emitted (or one committed just before the kill)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import typing as t
+from pathlib import Path
+
+from tests.target.harness import opened, rows
+
+CLI = "from target_sqlite_archive.target import TargetSqliteArchive; TargetSqliteArchive.cli()"
+RECORDS = 200_000
+STATES_BEFORE_KILL = 6
+
+
+def _feed(pipe: t.IO[str]) -> None:
+    properties = {"id": {"type": "integer"}, "pad": {"type": "string"}}
+    schema = {"type": "object", "properties": properties}
+    try:
+        pipe.write(
+            json.dumps(
+                {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}
+            )
+            + "\n"
+        )
+        for n in range(RECORDS):
+            pipe.write(
+                json.dumps({"type": "RECORD", "stream": "s", "record": {"id": n, "pad": "x" * 50}})
+                + "\n"
+            )
+            if n % 7 == 0:
+                pipe.write(json.dumps({"type": "STATE", "value": {"s": n}}) + "\n")
+        pipe.close()
+    except (BrokenPipeError, ValueError):
+        pass  # the target was killed, as intended
+
+
+def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
+    database = tmp_path / "archive.sqlite"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"database": str(database), "batch_size_rows": 500}))
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    feeder = threading.Thread(target=_feed, args=(process.stdin,), daemon=True)
+    feeder.start()
+    emitted = []
+    for line in process.stdout:
+        emitted.append(json.loads(line))
+        if len(emitted) >= STATES_BEFORE_KILL:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=30)
+    feeder.join(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert len(emitted) == STATES_BEFORE_KILL
+
+    committed_ids = {row[0] for row in rows(database, "SELECT id FROM s")}
+    assert committed_ids, "batches were committed before the kill"
+    assert max(committed_ids) < RECORDS - 1, "the kill came before the end of the input"
+    for state in emitted:
+        # State {"s": n} was sent after record n: records 0..n must all be committed.
+        assert set(range(state["s"] + 1)) <= committed_ids
+    with opened(database) as store:
+        stored = store.load_state()
+    assert stored["s"] >= emitted[-1]["s"]
+    assert set(range(stored["s"] + 1)) <= committed_ids
+    # No record beyond the next batch boundary: at most one batch in flight was lost.
+    assert committed_ids == set(range(len(committed_ids)))
