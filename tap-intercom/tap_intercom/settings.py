@@ -150,6 +150,8 @@ class Settings:
 
 
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
+# Printable ASCII without spaces: what an HTTP header value can carry after "Bearer ".
+_TOKEN_RE = re.compile(r"\A[!-~]+\Z")
 
 
 def version_tuple(version: str) -> tuple[int, int]:
@@ -194,6 +196,10 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
     token = config.get("access_token")
     if not isinstance(token, str) or not token.strip():
         msg = "access_token: is required (an Intercom access token)"
+        raise SettingError(msg)
+    if not _TOKEN_RE.match(token):
+        # http.client would refuse the header with an error that quotes the whole token.
+        msg = "access_token: must not contain spaces, line breaks or control characters"
         raise SettingError(msg)
 
     api_url = config.get("api_url")
