@@ -214,3 +214,13 @@ def test_a_clean_run_at_debug_level_keeps_the_token_out(
     assert "DEBUG" in result.stderr
     assert_clean(result)
     assert "Run summary: no stream was skipped" in result.stderr
+
+
+def test_a_token_with_a_line_break_fails_cleanly(server: FakeIntercom, tmp_path: Path) -> None:
+    server.routes["/teams"] = Route(200, TEAMS)
+    config = {"access_token": TOKEN + "\n", "api_url": server.url}
+    result = run_cli(tmp_path, config, ["teams"])
+    assert result.code != 0
+    assert_clean(result)
+    assert "access_token" in result.stderr
+    assert server.seen == []

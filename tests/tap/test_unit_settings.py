@@ -67,6 +67,16 @@ def test_validate_names_the_setting(overrides: dict[str, Any], setting: str) -> 
         validate(make_config(**overrides), default_user_agent=UA)
 
 
+@pytest.mark.parametrize("token", [TOKEN + "\n", " " + TOKEN, TOKEN[:5] + "\r\n" + TOKEN[5:]])
+def test_a_token_that_cannot_be_a_header_is_refused_without_echoing_it(token: str) -> None:
+    """http.client refuses such a header value with a ValueError that quotes it in full (the
+    token) and the SDK would print it with a traceback: refuse it up front instead."""
+    with pytest.raises(SettingError, match="access_token") as caught:
+        validate(make_config(access_token=token), default_user_agent=UA)
+    assert TOKEN not in str(caught.value)
+    assert TOKEN[:5] not in str(caught.value)
+
+
 def test_access_token_is_never_in_a_setting_error() -> None:
     with pytest.raises(SettingError) as caught:
         validate(make_config(page_size=0), default_user_agent=UA)
