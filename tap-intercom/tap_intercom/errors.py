@@ -18,6 +18,8 @@ class IntercomError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
+        #: The stream that met the failure, set on the way out.
+        self.stream: str | None = None
 
 
 class AccessTokenRejected(IntercomError):

@@ -105,8 +105,9 @@ class RateBudget:
                 self._reset_at = self._clock() + 10
                 self._assumed_fresh = False
             return
-        if rate_limited:
-            remaining = 0
+        # A 429 that reports calls left in the window came from another limit than this
+        # window (Intercom also limits per workspace): the client's backoff handles it. A 429
+        # with nothing left means the window is spent: wait for its reset.
         self._limit = limit
         if self._remaining is None or reset_at > self._reset_at:
             # A newer window: its count replaces ours.

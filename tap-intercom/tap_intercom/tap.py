@@ -133,5 +133,6 @@ class TapIntercom(Tap):
             cls.logger.error("%s", exc)
             sys.exit(1)
         except IntercomError as exc:
-            cls.logger.error("The sync stopped: %s", exc)
+            where = f" in stream '{exc.stream}'" if exc.stream else ""
+            cls.logger.error("The sync stopped%s: %s", where, exc)
             sys.exit(1)

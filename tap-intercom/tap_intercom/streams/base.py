@@ -7,6 +7,7 @@ incremental streams write state between pages.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +17,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_intercom import pagination
-from tap_intercom.errors import StreamUnavailable
+from tap_intercom.errors import IntercomError, StreamUnavailable
 from tap_intercom.progress import Progress
 from tap_intercom.schemas import schema_dir
 from tap_intercom.settings import version_tuple
@@ -44,6 +45,7 @@ class IntercomStream(Stream):
         self._timestamp_plan = build_plan(self.schema)
         self._request_lock = threading.Lock()
         self.requests = 0
+        self._reported_error = False
         self.progress = Progress(self.name, self.logger)
 
     @property
@@ -103,11 +105,23 @@ class IntercomStream(Stream):
         except StreamUnavailable as exc:
             self._intercom_tap.skip_stream(self.name, str(exc), scope=exc.scope)
             return
+        except IntercomError as exc:
+            # The tap reports it in one line when the run ends; see TapIntercom.invoke.
+            exc.stream = exc.stream or self.name
+            self._reported_error = True
+            raise
         if context is None:
             self.progress.done(self.requests)
 
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         raise NotImplementedError
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        if self._reported_error and message.startswith("An unhandled error occurred"):
+            # A known API failure: the tap's single closing line says it better.
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     @override
     def log_sync_costs(self) -> None:

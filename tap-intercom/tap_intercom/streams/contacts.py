@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
+from tap_intercom.errors import StreamUnavailable
 from tap_intercom.streams.base import IntercomStream
 from tap_intercom.streams.incremental import SearchStream
 
@@ -31,26 +32,51 @@ class ContactsStream(SearchStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._executor: ThreadPoolExecutor | None = None
+        self._lists_refused: set[str] = set()
 
     def _complete_lists(self, contact: dict[str, Any]) -> dict[str, Any]:
         contact_id = contact["id"]
         tags = contact.get("tags")
-        if isinstance(tags, dict) and tags.get("has_more"):
-            body = self.get(f"/contacts/{contact_id}/tags")
-            tags["data"] = body.get("data") or []
-            tags["total_count"], tags["has_more"] = len(tags["data"]), False
+        if isinstance(tags, dict) and tags.get("has_more") and "tags" not in self._lists_refused:
+            try:
+                body = self.get(f"/contacts/{contact_id}/tags")
+            except StreamUnavailable as exc:
+                self._refuse("tags", exc)
+            else:
+                tags["data"] = body.get("data") or []
+                tags["total_count"], tags["has_more"] = len(tags["data"]), False
         companies = contact.get("companies")
-        if isinstance(companies, dict) and companies.get("has_more"):
+        if (
+            isinstance(companies, dict)
+            and companies.get("has_more")
+            and "companies" not in self._lists_refused
+        ):
             found: list[dict[str, Any]] = []
-            for page in self.pages(
-                f"/contacts/{contact_id}/companies",
-                records_key="companies",
-                params={"per_page": self.page_size},
-            ):
-                found.extend(page)
-            companies["data"] = found
-            companies["total_count"], companies["has_more"] = len(found), False
+            try:
+                for page in self.pages(
+                    f"/contacts/{contact_id}/companies",
+                    records_key="companies",
+                    params={"per_page": self.page_size},
+                ):
+                    found.extend(page)
+            except StreamUnavailable as exc:
+                self._refuse("companies", exc)
+            else:
+                companies["data"] = found
+                companies["total_count"], companies["has_more"] = len(found), False
         return contact
+
+    def _refuse(self, kind: str, exc: StreamUnavailable) -> None:
+        """A scope the contacts themselves do not need: keep the inline ten, say so once."""
+        if kind not in self._lists_refused:
+            self._lists_refused.add(kind)
+            scope = f" (missing scope: {exc.scope})" if exc.scope else ""
+            self.logger.warning(
+                "contacts: the full %s lists are unavailable%s; records keep Intercom's first "
+                "10 with has_more=true",
+                kind,
+                scope,
+            )
 
     @override
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
