@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import TOKEN, small_spec, tap_config
-from tests.e2e.harness import run_tap
+from tests.e2e.harness import TapRun, run_tap
 from tests.emulator import Emulator, Faults, WorkspaceSpec
 
 pytestmark = pytest.mark.e2e
@@ -17,13 +17,15 @@ DEBUG = {"TAP_INTERCOM_LOGLEVEL": "DEBUG"}
 COMPLETE_STREAMS = ("companies", "contacts", "conversations", "tickets", "segments")
 
 
-def _assert_complete(emu: Emulator, run, streams=COMPLETE_STREAMS) -> None:  # type: ignore[no-untyped-def]
+def _assert_complete(
+    emu: Emulator, run: TapRun, streams: tuple[str, ...] = COMPLETE_STREAMS
+) -> None:
     truth = emu.truth()
     for stream in streams:
         assert set(run.ids(stream)) == set(map(str, truth[stream])), stream
 
 
-def _assert_token_absent(run) -> None:  # type: ignore[no-untyped-def]
+def _assert_token_absent(run: TapRun) -> None:
     output = run.stderr + "\n".join(map(str, run.messages))
     assert TOKEN not in output
     assert TOKEN[:12] not in output
