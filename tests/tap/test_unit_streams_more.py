@@ -1,0 +1,132 @@
+"""More stream behaviour: tickets and their parts, plan-restricted streams, and concurrent
+hydration kept inside Intercom's rate windows."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests_mock
+
+from tap_intercom import search
+from tests.tap.conftest import API, NOW, FakeClock, json_bodies, run_tap
+
+
+def ticket(tid: str, updated_at: int, parts: int, total: int | None = None) -> dict[str, Any]:
+    return {
+        "type": "ticket",
+        "id": tid,
+        "created_at": updated_at - 50,
+        "updated_at": updated_at,
+        "ticket_parts": {
+            "type": "ticket_part.list",
+            "ticket_parts": [
+                {"type": "ticket_part", "id": f"tp{n}", "created_at": updated_at}
+                for n in range(parts)
+            ],
+            "total_count": parts if total is None else total,
+        },
+    }
+
+
+def test_tickets_hydrate_once_and_split_their_parts(api: requests_mock.Mocker) -> None:
+    tickets = [ticket("t1", NOW - 100, 2), ticket("t2", NOW - 50, 1, total=3)]
+    api.post(
+        f"{API}/tickets/search",
+        json={"tickets": [{"id": t["id"], "updated_at": t["updated_at"]} for t in tickets]},
+    )
+    for t in tickets:
+        api.get(f"{API}/tickets/{t['id']}", json=t)
+    run = run_tap(["tickets", "ticket_parts"])
+    gets = [r for r in api.request_history if r.method == "GET"]
+    assert sorted(r.path for r in gets) == ["/tickets/t1", "/tickets/t2"]
+    assert all(r.query == "" for r in gets)
+    records = run.records("tickets")
+    assert [r["ticket_parts"] for r in records] == [
+        {"type": "ticket_part.list", "total_count": 2, "returned_count": 2, "truncated": False},
+        {"type": "ticket_part.list", "total_count": 3, "returned_count": 1, "truncated": True},
+    ]
+    parts = run.records("ticket_parts")
+    assert [(p["ticket_id"], p["id"]) for p in parts] == [
+        ("t1", "tp0"),
+        ("t1", "tp1"),
+        ("t2", "tp0"),
+    ]
+    (body,) = json_bodies(api, "/tickets/search")
+    assert body["sort"] == {"field": "updated_at", "order": "ascending"}
+    assert run.bookmark("tickets")["replication_key_value"] == search.to_iso(NOW)
+
+
+def test_plan_restricted_search_skips_the_stream(api: requests_mock.Mocker) -> None:
+    api.post(
+        f"{API}/tickets/search",
+        status_code=403,
+        json={
+            "type": "error.list",
+            "errors": [{"code": "api_plan_restricted", "message": "Active subscription needed."}],
+        },
+    )
+    api.get(f"{API}/teams", json={"teams": [{"id": "1"}]})
+    run = run_tap(["tickets", "teams"])
+    assert "api_plan_restricted" in run.tap.skipped["tickets"]
+    assert run.records("tickets") == []
+    assert len(run.records("teams")) == 1
+
+
+class WindowServer:
+    """Intercom's 10-second window on the fake clock: 429 once the window is spent."""
+
+    def __init__(self, clock: FakeClock, limit: int) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.reset = NOW + 10
+        self.remaining = limit
+        self.limited = 0
+        self.windows = 1
+
+    def answer(self, context: Any) -> bool:
+        with self.lock:
+            while self.clock.now >= self.reset:
+                self.reset += 10
+                self.remaining = self.limit
+                self.windows += 1
+            ok = self.remaining > 0
+            if ok:
+                self.remaining -= 1
+            else:
+                self.limited += 1
+            context.headers.update(
+                {
+                    "X-RateLimit-Limit": str(self.limit),
+                    "X-RateLimit-Remaining": str(self.remaining),
+                    "X-RateLimit-Reset": str(self.reset),
+                }
+            )
+            return ok
+
+
+def test_concurrent_hydration_stays_inside_the_rate_window(
+    api: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    server = WindowServer(clock, limit=20)
+    ids = [str(n) for n in range(45)]
+
+    def search_answer(request: Any, context: Any) -> dict[str, Any]:
+        server.answer(context)
+        return {"conversations": [{"id": i, "updated_at": NOW - 100 + int(i)} for i in ids]}
+
+    def conversation_answer(request: Any, context: Any) -> dict[str, Any]:
+        if not server.answer(context):
+            context.status_code = 429
+            return {"type": "error.list", "errors": [{"code": "rate_limit_exceeded"}]}
+        cid = request.path.rsplit("/", 1)[1]
+        return {"id": cid, "updated_at": NOW - 100 + int(cid)}
+
+    api.post(f"{API}/conversations/search", json=search_answer)
+    for i in ids:
+        api.get(f"{API}/conversations/{i}", json=conversation_answer)
+    run = run_tap(["conversations"])
+    assert [r["id"] for r in run.records("conversations")] == ids
+    assert server.limited == 0
+    assert server.windows >= 3  # 46 requests at most 19 a window: the tap waited for resets
