@@ -9,8 +9,9 @@ from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord, MissingKeyPr
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, Sink
 from typing_extensions import override
 
+from target_sqlite_archive.committer import StreamBatch
 from target_sqlite_archive.normalize import TablePlan, build_plan, dumps
-from target_sqlite_archive.store import ArchiveStore, Entry, utc_now
+from target_sqlite_archive.store import Entry, utc_now
 
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -87,14 +88,13 @@ class ArchiveSink(Sink):
         self.pending.append(Entry(record, raw, version, received_at))
         self.tally_record_read()
 
-    def write(self, store: ArchiveStore) -> None:
-        """Write the pending batch; the caller owns the transaction."""
-        store.write_batch(self.stream_name, self.plan, self._keys, self.pending)
-
-    def committed(self) -> None:
+    def hand_over(self) -> StreamBatch:
+        """The pending batch, for the writer; the sink starts a new one."""
+        batch = StreamBatch(self.stream_name, self.plan, self._keys, self.pending)
         self.record_counter_metric.increment(len(self.pending))
         self.pending = []
         self.mark_drained()
+        return batch
 
     @override
     def process_record(self, record: dict, context: dict) -> None:

@@ -1,10 +1,10 @@
 """TargetSqliteArchive: settings, message handling, and state emitted only after commit.
 
 The SDK drains one full sink at a time and emits state only at the end of the input (or
-after minutes). Here every sink is written in one transaction whenever one is full or a
-record has waited `batch_wait_seconds`; the latest STATE is saved in that same transaction
-and emitted only after COMMIT. So a state line never runs ahead of the data, and a killed
-run loses at most the batch in flight.
+after minutes). Here every sink is handed over as one transaction whenever one is full or a
+record has waited `batch_wait_seconds`; the latest STATE goes into that same transaction and
+is emitted by the writer only after COMMIT (see committer.py). So a state line never runs
+ahead of the data, and a killed run loses at most the batches not yet committed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_sqlite_archive.committer import Committer, Job
 from target_sqlite_archive.messages import RawRecordReader
 from target_sqlite_archive.normalize import dumps
 from target_sqlite_archive.sink import ArchiveSink
@@ -124,8 +125,8 @@ class TargetSqliteArchive(Target):
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         self.max_parallelism = 1  # one SQLite connection, one writer
-        self._store: ArchiveStore | None = None
-        self._emitted_state: t.Any = None
+        self._committer: Committer | None = None
+        self._handed_over_state: t.Any = None
         self._pending_records = 0
         self._first_pending_at: float | None = None
         self._committing = False
@@ -173,16 +174,19 @@ class TargetSqliteArchive(Target):
         if errors:
             raise ConfigValidationError("Unsupported settings", errors=errors)
 
+    def _open_store(self) -> ArchiveStore:
+        return ArchiveStore(
+            self.config["database"],
+            busy_timeout_seconds=float(self.config.get("busy_timeout_seconds", 30)),
+            compression_level=int(self.config.get("raw_compression_level", 6)),
+        )
+
     @property
-    def store(self) -> ArchiveStore:
-        """The archive, opened on first use (so `--about` and tests never create files)."""
-        if self._store is None:
-            self._store = ArchiveStore(
-                self.config["database"],
-                busy_timeout_seconds=float(self.config.get("busy_timeout_seconds", 30)),
-                compression_level=int(self.config.get("raw_compression_level", 6)),
-            )
-        return self._store
+    def committer(self) -> Committer:
+        """The writer; the archive is opened on first commit (so `--about` creates no file)."""
+        if self._committer is None:
+            self._committer = Committer(self._open_store, self.logger)
+        return self._committer
 
     def _received_at(self) -> str:
         # Formatting a timestamp per record is measurable: reuse it within a millisecond.
@@ -267,68 +271,53 @@ class TargetSqliteArchive(Target):
     @override
     def process_endofpipe(self) -> None:
         self.commit()
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
         for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
             sink.clean_up()
         self._sinks_to_clear = []
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.logger.info("Received termination signal %d: committing what is pending", signum)
-        # Inside a commit already, the interrupted transaction rolls back instead: its state
-        # has not been emitted, so nothing is lost that was promised.
-        if not self._committing:
-            self.commit()
-        PluginBase._handle_termination(self, signum, frame)
+        # Interrupted while handing over a job, only the jobs already queued are finished: the
+        # rest has no state emitted, so nothing is lost that was promised.
+        try:
+            if not self._committing:
+                self.commit()
+            if self._committer is not None:
+                self._committer.close()
+        finally:
+            PluginBase._handle_termination(self, signum, frame)
 
     # -- the one place data is committed -----------------------------------------------------
 
     def commit(self, activate: tuple[str, int] | None = None) -> None:
-        """Write every pending record of every stream, and the latest state, in one
-        transaction; then emit that state."""
+        """Hand every pending record of every stream, and the latest state, to the writer as
+        one transaction; the writer emits that state after COMMIT."""
         sinks = [
             s
             for s in [*self._sinks_to_clear, *self._sinks_active.values()]
             if isinstance(s, ArchiveSink) and s.pending
         ]
         state = self._latest_state
-        new_state = state is not None and state != self._emitted_state
+        new_state = state is not None and state != self._handed_over_state
         if not sinks and not new_state and activate is None:
             return
-        started = time.perf_counter()
+        job = Job(
+            batches=[s.hand_over() for s in sinks],
+            activate=activate,
+            # A copy: the writer emits it later, whatever happens to the latest state here.
+            state=copy.deepcopy(state) if new_state else None,
+        )
         self._committing = True
         try:
-            store = self.store
-            with store.transaction():
-                for sink in sinks:
-                    sink.write(store)
-                if activate is not None:
-                    marked = store.mark_deleted(*activate)
-                    self.logger.info(
-                        "ACTIVATE_VERSION %d of '%s': %d rows marked deleted",
-                        activate[1],
-                        activate[0],
-                        marked,
-                    )
-                if new_state:
-                    store.save_state(state)
+            self.committer.submit(job)
         finally:
             self._committing = False
-        count = self._pending_records
-        for sink in sinks:
-            sink.committed()
         self._sinks_to_clear = [s for s in self._sinks_to_clear if s not in sinks]
         self._pending_records = 0
         self._first_pending_at = None
-        if count:
-            self.logger.info(
-                "Committed %d records of %d streams in %.3f s",
-                count,
-                len(sinks),
-                time.perf_counter() - started,
-            )
-        if new_state and state is not None:
-            self._write_state_message(copy.deepcopy(state))
-            self._emitted_state = state
+        if new_state:
+            self._handed_over_state = state

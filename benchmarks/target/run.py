@@ -1,0 +1,198 @@
+"""Benchmark target-sqlite-archive through its CLI; writes benchmarks/target/RESULTS.md.
+
+    .venv/bin/python -m benchmarks.target.run [--contacts 50000] [--conversations 3000]
+                                              [--repeat 3] [--profile]
+
+Inputs are synthetic Intercom-shaped Singer files (see generate.py) in the project's stream
+schemas; record validation stays on (the default). Each figure is the best of `--repeat`
+runs on a fresh archive, wall clock of the whole CLI process including its start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+from benchmarks.target import generate
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parents[1] / "benchmarks" / "out" / "target"
+CONTACTS_GOAL = 10_000  # records/s
+CONVERSATIONS_GOAL = 1_500  # conversations/s, each with its ~20 part records
+
+
+class Result(t.NamedTuple):
+    name: str
+    records: int
+    conversations: int
+    seconds: float
+    max_rss_mb: float
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).parent / "target-sqlite-archive"
+    if script.exists():
+        return [str(script)]
+    code = "from target_sqlite_archive.target import TargetSqliteArchive; TargetSqliteArchive.cli()"
+    return [sys.executable, "-c", code]
+
+
+def _run_cli(singer_file: Path, folder: Path, config: dict[str, t.Any]) -> tuple[float, float]:
+    database = folder / "archive.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps({"database": str(database), **config}))
+    started = time.perf_counter()
+    with singer_file.open() as stdin:
+        done = subprocess.run(
+            [*_cli(), "--config", str(config_file)],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    if not done.stdout.strip():
+        raise RuntimeError("the target emitted no state")
+    max_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, max_rss_mb
+
+
+def _count(folder: Path, table: str) -> int:
+    with contextlib.closing(sqlite3.connect(folder / "archive.sqlite")) as conn:
+        return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
+
+
+def _inputs(contacts: int, conversations: int, parts: int) -> dict[str, tuple[Path, int, int]]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    contacts_file = OUT / f"contacts-{contacts}.singer"
+    conversations_file = OUT / f"conversations-{conversations}x{parts}.singer"
+    if not contacts_file.exists():
+        generate.write_contacts(contacts_file, contacts)
+    if not conversations_file.exists():
+        generate.write_conversations(conversations_file, conversations, parts)
+    return {
+        "contacts": (contacts_file, contacts, 0),
+        "conversations + parts": (conversations_file, conversations * (1 + parts), conversations),
+    }
+
+
+def _profile(singer_file: Path, top: int = 18) -> str:
+    from target_sqlite_archive.target import TargetSqliteArchive
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = TargetSqliteArchive(config={"database": f"{folder}/archive.sqlite"})
+        profiler = cProfile.Profile()
+        with singer_file.open() as stdin, contextlib.redirect_stdout(io.StringIO()):
+            profiler.enable()
+            target.listen(stdin)
+            profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    lines = text.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+    return "\n".join(line.replace(str(Path.cwd()) + "/", "") for line in lines[start:])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--conversations", type=int, default=3_000)
+    parser.add_argument("--parts", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="add a cProfile of each input")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+
+    inputs = _inputs(args.contacts, args.conversations, args.parts)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        empty = folder / "empty.singer"
+        empty.write_text("")
+        startup = min(_run_cli_allow_empty(empty, folder) for _ in range(args.repeat))
+        for name, (singer_file, records, conversations) in inputs.items():
+            best, rss = float("inf"), 0.0
+            for _ in range(args.repeat):
+                seconds, rss = _run_cli(singer_file, folder, {})
+                best = min(best, seconds)
+            table = "contacts" if conversations == 0 else "conversation_parts"
+            expected = records if conversations == 0 else records - conversations
+            assert _count(folder, table) == expected, f"{table}: rows missing"
+            results.append(Result(name, records, conversations, best, rss))
+            print(f"{name}: {records} records in {best:.2f} s", file=sys.stderr)
+    profiles = {name: _profile(path) for name, (path, _r, _c) in inputs.items()} if args.profile else {}
+    args.results.write_text(_report(results, startup, profiles))
+    print(args.results.read_text())
+
+
+def _run_cli_allow_empty(singer_file: Path, folder: Path) -> float:
+    started = time.perf_counter()
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps({"database": str(folder / "empty.sqlite")}))
+    with singer_file.open() as stdin:
+        subprocess.run([*_cli(), "--config", str(config_file)], stdin=stdin,
+                       capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
+def _report(results: list[Result], startup: float, profiles: dict[str, str]) -> str:
+    rows = []
+    for r in results:
+        rate = r.records / r.seconds
+        net = r.records / max(r.seconds - startup, 1e-9)
+        if r.conversations:
+            per_second = r.conversations / r.seconds
+            goal = f"{CONVERSATIONS_GOAL:,} conversations/s"
+            met = "yes" if per_second >= CONVERSATIONS_GOAL else "no"
+            conv = f"{per_second:,.0f}"
+        else:
+            goal, conv = f"{CONTACTS_GOAL:,} records/s", "-"
+            met = "yes" if rate >= CONTACTS_GOAL else "no"
+        rows.append(
+            f"| {r.name} | {r.records:,} | {r.seconds:.2f} | {rate:,.0f} | {net:,.0f} | {conv} "
+            f"| {r.max_rss_mb:,.0f} | {goal} | {met} |"
+        )
+    machine = (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.machine()}"
+    )
+    text = [
+        "# target-sqlite-archive benchmark",
+        "",
+        "Generated by `.venv/bin/python -m benchmarks.target.run` (do not edit by hand).",
+        "",
+        f"Machine: {machine}. Record validation on. CLI start-up alone: {startup:.2f} s.",
+        "Wall clock of the whole CLI run (best of the repeats), fresh archive each run;",
+        "'net' leaves the start-up out. Max RSS is the largest child process so far.",
+        "",
+        "| input | records | seconds | records/s | net records/s | conversations/s "
+        "| max RSS MB | goal | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    for name, profile in profiles.items():
+        text += [f"## Profile: {name} (cProfile, in-process, by own time)", "", "```", profile, "```", ""]
+    return "\n".join(text)
+
+
+if __name__ == "__main__":
+    main()
