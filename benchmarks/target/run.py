@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> None:
             assert _count(folder, table) == expected, f"{table}: rows missing"
             results.append(Result(name, records, conversations, best, rss))
             print(f"{name}: {records} records in {best:.2f} s", file=sys.stderr)
-    profiles = {name: _profile(path) for name, (path, _r, _c) in inputs.items()} if args.profile else {}
+    profiles = {}
+    if args.profile:
+        profiles = {name: _profile(path) for name, (path, _r, _c) in inputs.items()}
     args.results.write_text(_report(results, startup, profiles))
     print(args.results.read_text())
 
@@ -148,8 +150,9 @@ def _run_cli_allow_empty(singer_file: Path, folder: Path) -> float:
     config_file = folder / "config.json"
     config_file.write_text(json.dumps({"database": str(folder / "empty.sqlite")}))
     with singer_file.open() as stdin:
-        subprocess.run([*_cli(), "--config", str(config_file)], stdin=stdin,
-                       capture_output=True, check=True)
+        subprocess.run(
+            [*_cli(), "--config", str(config_file)], stdin=stdin, capture_output=True, check=True
+        )
     return time.perf_counter() - started
 
 
@@ -190,7 +193,8 @@ def _report(results: list[Result], startup: float, profiles: dict[str, str]) -> 
         "",
     ]
     for name, profile in profiles.items():
-        text += [f"## Profile: {name} (cProfile, in-process, by own time)", "", "```", profile, "```", ""]
+        title = f"## Profile: {name} (cProfile, in-process, by own time)"
+        text += [title, "", "```", profile, "```", ""]
     return "\n".join(text)
 
 
