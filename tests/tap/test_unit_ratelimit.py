@@ -161,7 +161,7 @@ def test_one_probe_at_a_time_before_the_first_answer() -> None:
     second = threading.Thread(target=send_second)
     second.start()
     # The second request must wait for the first answer, however long the thread had.
-    second.join(timeout=0.2)
+    second.join(timeout=0.05)
     assert order == []
     order.append("first answered")
     budget.release(headers(remaining=50, reset=NOW + 10))
