@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 from typing import Any
 
@@ -464,3 +465,50 @@ def test_an_interrupted_first_run_resumes_from_a_null_bookmark(
     assert first["pagination"]["starting_after"] == "half-way"
     assert second["query"] == search.second_query(search.Window(NOW - 3600 - LOOKBACK, NOW))
     assert run.bookmark("conversations")["replication_key_value"] == NOW_ISO
+
+
+def test_a_refused_tags_list_keeps_the_inline_ten_and_is_asked_once(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    inline = [{"type": "tag", "id": str(n)} for n in range(10)]
+    api.post(
+        f"{API}/contacts/search",
+        json={
+            "data": [
+                contact(f"c{n}", NOW - 5, tags={"data": inline, "has_more": True}) for n in range(3)
+            ]
+        },
+    )
+    api.get(
+        requests_mock.ANY,
+        status_code=403,
+        json={"errors": [{"code": "forbidden", "message": "required scope (read_tags)"}]},
+    )
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(["contacts"], config=make_config(hydration_workers=1))
+    records = run.records("contacts")
+    assert [r["id"] for r in records] == ["c0", "c1", "c2"]
+    assert all(r["tags"]["has_more"] is True and len(r["tags"]["data"]) == 10 for r in records)
+    assert sum(1 for r in api.request_history if r.method == "GET") == 1
+    assert "contacts" not in run.tap.skipped
+    warned = [r.getMessage() for r in caplog.records if "read_tags" in r.getMessage()]
+    assert len(warned) == 1
+
+
+def test_run_summary_counts_requests_retries_and_429s(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.post(f"{API}/conversations/search", json=search_page([], None))
+    api.get(
+        f"{API}/teams",
+        [
+            {"status_code": 429, "headers": {**RATE_HEADERS, "X-RateLimit-Remaining": "0"}},
+            {"status_code": 502, "text": "<html></html>"},
+            {"json": {"teams": []}},
+        ],
+    )
+    with caplog.at_level(logging.INFO):
+        run_tap(["teams", "conversations"])
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Run summary")]
+    assert "Run summary: 4 requests, 2 retried, 1 answered 429" in summary
+    assert "Run summary: no stream was skipped" in summary
