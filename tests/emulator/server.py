@@ -41,8 +41,10 @@ import random
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from http import HTTPStatus
@@ -959,6 +961,10 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self._send_json(exc.status, _error_body(exc.code, exc.message), headers)
             return exc.status
+        except Exception:  # an emulator bug: answer (so the client does not hang) and show it
+            traceback.print_exc(file=sys.stderr)
+            self._send_json(500, _error_body("server_error", "emulator bug, see stderr"), headers)
+            return 500
         raw = json.dumps(payload, ensure_ascii=False).encode()
         if fault is not None:
             server.count_fault(fault)
