@@ -291,3 +291,34 @@ def test_a_forbidden_child_stream_is_asked_once_not_per_parent(
     skips = [m for m in messages_of(caplog) if m.startswith("Skipping stream 'notes'")]
     assert len(skips) == 1
     assert "read_notes" in run.tap.skipped["notes"]
+
+
+@pytest.mark.parametrize(
+    "hydration",
+    [
+        pytest.param({"status_code": 404, "json": {"errors": [{"code": "not_found"}]}}, id="404"),
+        pytest.param({"status_code": 500, "text": "<html>x</html>"}, id="500-exhausted"),
+        pytest.param({"status_code": 401, "json": UNAUTHORIZED}, id="401"),
+        pytest.param({"status_code": 403, "json": SCOPE_403}, id="403"),
+    ],
+)
+def test_token_never_logged_on_search_and_hydration_paths(
+    api: requests_mock.Mocker,
+    debug_logs: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    hydration: dict[str, Any],
+) -> None:
+    api.post(
+        f"{API}/conversations/search",
+        json={"conversations": [_conversation("1", NOW - 60)], "pages": {}},
+    )
+    api.get(f"{API}/conversations/1", **hydration)
+    texts: list[str] = []
+    try:
+        texts.append(run_tap(["conversations", "conversation_parts"]).stdout)
+    except Exception as exc:
+        texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err, debug_logs.text]
+    texts += [repr(r.args) for r in debug_logs.records]
+    assert_no_token(*texts)

@@ -208,7 +208,15 @@ def test_conversation_search_bodies_and_hydration_params(api: requests_mock.Mock
     hydrations = [r for r in api.request_history if r.method == "GET"]
     assert sorted(r.path for r in hydrations) == ["/conversations/1", "/conversations/2"]
     assert all(query_of(r) == {"display_as": ["plaintext"]} for r in hydrations)
-    assert all(r.headers["Content-Type"] == "application/json" for r in api.request_history[:1])
+    for request in api.request_history:
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["Intercom-Version"] == "2.16"
+        assert request.headers["Accept"] == "application/json"
+    assert all(
+        r.headers["Content-Type"] == "application/json"
+        for r in api.request_history
+        if r.method == "POST"
+    )
 
 
 def test_search_stops_on_an_empty_page(api: requests_mock.Mocker) -> None:
