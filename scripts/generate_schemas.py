@@ -135,11 +135,6 @@ STREAMS: dict[str, StreamSource] = {
         ("conversation_part",),
         add={
             "conversation_id": _tap_field("string", "Added by the tap: the parent conversation."),
-            "conversation_updated_at": _tap_field(
-                "string",
-                "Added by the tap: updated_at of the parent conversation when read.",
-                "date-time",
-            ),
         },
     ),
     "deleted_conversations": StreamSource(("deleted_conversation_item",)),
@@ -155,11 +150,6 @@ STREAMS: dict[str, StreamSource] = {
         ("ticket_part",),
         add={
             "ticket_id": _tap_field("string", "Added by the tap: the parent ticket."),
-            "ticket_updated_at": _tap_field(
-                "string",
-                "Added by the tap: updated_at of the parent ticket when read.",
-                "date-time",
-            ),
         },
     ),
     # The note component also covers GET /companies/{id}/notes (it has `company`).

@@ -252,9 +252,7 @@ def test_parts_summaries_replace_the_parts_arrays() -> None:
     ("stream", "name", "json_type", "fmt"),
     [
         ("conversation_parts", "conversation_id", "string", None),
-        ("conversation_parts", "conversation_updated_at", "string", "date-time"),
         ("ticket_parts", "ticket_id", "string", None),
-        ("ticket_parts", "ticket_updated_at", "string", "date-time"),
         ("notes", "contact_id", "string", None),
         ("events", "intercom_user_id", "string", None),
         ("events", "event_name", "string", None),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from singer_sdk import typing as th
 
@@ -185,8 +186,12 @@ def _number_in(config: dict, name: str, default: float, low: float, high: float)
     value = config.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+    # Config files are read with decimals (Meltano writes numbers that way): any real number.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         msg = f"{name}: must be a number from {low} to {high}, got {value!r}"
+        raise SettingError(msg)
+    if not low <= float(value) <= high:
+        msg = f"{name}: must be a number from {low} to {high}, got {float(value)}"
         raise SettingError(msg)
     return float(value)
 

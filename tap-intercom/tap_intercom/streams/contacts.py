@@ -43,7 +43,7 @@ class ContactsStream(SearchStream):
             except StreamUnavailable as exc:
                 self._refuse("tags", exc)
             else:
-                tags["data"] = body.get("data") or []
+                tags["data"] = [_reference(tag, "tag") for tag in body.get("data") or []]
                 tags["total_count"], tags["has_more"] = len(tags["data"]), False
         companies = contact.get("companies")
         if (
@@ -58,7 +58,7 @@ class ContactsStream(SearchStream):
                     records_key="companies",
                     params={"per_page": self.page_size},
                 ):
-                    found.extend(page)
+                    found.extend(_reference(company, "company") for company in page)
             except StreamUnavailable as exc:
                 self._refuse("companies", exc)
             else:
@@ -102,6 +102,17 @@ class ContactsStream(SearchStream):
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
+
+
+def _reference(item: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The inline list's shape ({type, id, url}) for an item fetched whole: every item of the
+    list then looks alike, and the full objects live in their own streams."""
+    plural = "companies" if kind == "company" else f"{kind}s"
+    return {
+        "type": item.get("type") or kind,
+        "id": item.get("id"),
+        "url": f"/{plural}/{item.get('id')}",
+    }
 
 
 def _has_more(contact: dict[str, Any]) -> bool:

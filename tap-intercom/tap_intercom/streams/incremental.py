@@ -223,10 +223,7 @@ class HydratedSearchStream(SearchStream):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
-        return {
-            f"{self.name[:-1]}_id": str(record["id"]),
-            f"{self.name[:-1]}_updated_at": record.get("updated_at"),
-        }
+        return {f"{self.name[:-1]}_id": str(record["id"])}
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -280,8 +277,8 @@ class PartsStream(IntercomStream):
         )
         assert isinstance(parent, HydratedSearchStream)
         parent_id = context[self.parent_key]
-        updated_at = context.get(self.parent_key.replace("_id", "_updated_at"))
+        # A part carries only its parent's id: a field that changed with every update of the
+        # parent would make each unchanged part a new version in an archive.
         for part in parent.pending.pop(parent_id, []):
             part[self.parent_key] = parent_id
-            part[self.parent_key.replace("_id", "_updated_at")] = updated_at
             yield part
