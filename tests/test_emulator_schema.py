@@ -18,6 +18,9 @@ so the list cannot go stale):
 4. ``custom_attributes`` of companies and conversations hold any JSON value (booleans,
    decimals, null); the spec allows only strings (companies) or strings, integers, dates and
    object lists (conversations), though its own examples hold ``true`` and ``155.5``.
+5. ``admin.avatar`` is absent unless ``display_avatar=true``, and then an object
+   ``{type: avatar, image_url}``, as the ``display_avatar`` parameter's description says; the
+   ``admin`` schema types it as a URL string.
 """
 
 from __future__ import annotations
@@ -64,6 +67,14 @@ def patched_components(spec: dict[str, Any]) -> dict[str, Any]:
     reference = _nullable_copy(schemas, "reference")
     for name in ("conversation_part", "ticket_part"):
         schemas[name]["properties"]["assigned_to"] = reference
+    schemas["admin"]["properties"]["avatar"] = {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "type": {"type": "string"},
+            "image_url": {"type": "string", "nullable": True},
+        },
+    }
     schemas["company"]["properties"]["custom_attributes"] = {"type": "object"}
     schemas["custom_attributes"] = {"type": "object"}
     return components
@@ -131,6 +142,7 @@ SEARCH = {
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("get", "/me", "/me", None),
     ("get", "/admins", "/admins", None),
+    ("get", "/admins", "/admins?display_avatar=true", None),
     ("get", "/admins/{admin_id}", "/admins/{admin}", None),
     ("get", "/teams", "/teams", None),
     ("get", "/tags", "/tags", None),
@@ -245,5 +257,7 @@ def test_deviations_are_still_needed(emu: Emulator) -> None:
     )
     strict_part = validator_for({"$ref": "#/components/schemas/conversation_part"}, patched=False)
     assert list(strict_part.iter_errors(part))
+    strict_admins = validator_for(response_schema("get", "/admins"), patched=False)
+    assert list(strict_admins.iter_errors(_fetch(emu, "get", "/admins?display_avatar=true", None)))
     strict_attrs = validator_for({"$ref": "#/components/schemas/custom_attributes"}, patched=False)
     assert list(strict_attrs.iter_errors({"order": True}))

@@ -368,7 +368,7 @@ class EmulatorServer(ThreadingHTTPServer):
         if not admins:
             raise self._not_found()
         me = dict(admins[0])
-        me["avatar"] = {"type": "avatar", "image_url": me["avatar"]}
+        me["avatar"] = self.workspace.admin_avatar(me["id"])
         me["email_verified"] = True
         for key in ("away_status_reason_id", "team_priority_level"):
             me.pop(key, None)
@@ -383,14 +383,20 @@ class EmulatorServer(ThreadingHTTPServer):
         }
         return me
 
+    def _with_avatar(self, req: Request, admin: Record) -> Record:
+        if (req.arg("display_avatar") or "").lower() != "true":
+            return admin
+        return {**admin, "avatar": self.workspace.admin_avatar(admin["id"])}
+
     def list_admins(self, req: Request) -> Record:
-        return {"type": "admin.list", "admins": self.workspace.records("admins")}
+        admins = [self._with_avatar(req, a) for a in self.workspace.records("admins")]
+        return {"type": "admin.list", "admins": admins}
 
     def get_admin(self, req: Request) -> Record:
         admin = self.workspace.get("admins", req.params[0])
         if admin is None:
             raise ApiError(404, "admin_not_found", "Admin not found")
-        return admin
+        return self._with_avatar(req, admin)
 
     def list_teams(self, req: Request) -> Record:
         return {"type": "team.list", "teams": self.workspace.records("teams")}

@@ -182,6 +182,7 @@ class Workspace:
             "tickets": self._render_ticket,
             "contacts": self._render_contact,
             "notes": self._render_note,
+            "admins": self._render_admin,
         }
         self._generate()
 
@@ -303,7 +304,7 @@ class Workspace:
             "away_status_reason_id": None,
             "has_inbox_seat": rng.random() < 0.9,
             "team_ids": teams if self.spec.teams else [],
-            "avatar": None if n % 3 else f"https://static.example.test/avatars/{n}.png",
+            "_avatar_url": None if n % 3 else f"https://static.example.test/avatars/{n}.png",
             "team_priority_level": {"primary_team_ids": teams, "secondary_team_ids": []},
         }
 
@@ -714,9 +715,18 @@ class Workspace:
         out["companies"] = inline("company", core["_company_ids"], "companies")
         return out
 
+    def _render_admin(self, core: Record) -> Record:
+        """Without ``avatar``: GET /admins adds it (an object) only for ``display_avatar``."""
+        return {k: v for k, v in core.items() if not k.startswith("_")}
+
+    def admin_avatar(self, admin_id: str) -> Record:
+        core = self._data["admins"][admin_id]
+        return {"type": "avatar", "image_url": core["_avatar_url"]}
+
     def _render_note(self, core: Record) -> Record:
         out = {k: v for k, v in core.items() if not k.startswith("_")}
-        out["author"] = self._data["admins"].get(core["_author_id"] or "")
+        author = self._data["admins"].get(core["_author_id"] or "")
+        out["author"] = None if author is None else self._render_admin(author)
         return out
 
     def _contact_refs(self, ids: list[str]) -> list[Record]:
