@@ -58,7 +58,7 @@ def control(url: str, route: str, body: dict[str, Any] | None = None) -> Any:
         headers={"Content-Type": "application/json"},
         method="GET" if body is None else "POST",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
 
 
@@ -143,7 +143,12 @@ def run_demo() -> None:
             meltano("--environment=demo", "run", "tap-intercom", "target-sqlite-archive", env=env)
             stats = control(url, "stats")
             figures.append(
-                (label, time.monotonic() - started, stats, versions_since(DEMO_DATABASE, started_at))
+                (
+                    label,
+                    time.monotonic() - started,
+                    stats,
+                    versions_since(DEMO_DATABASE, started_at),
+                )
             )
 
         print()
