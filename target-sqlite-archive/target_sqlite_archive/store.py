@@ -304,7 +304,12 @@ class ArchiveStore:
         """Tables, columns and statements for a stream's plan (DDL only when new)."""
         cache_key = (stream, id(plan))
         prepared = self._prepared.get(cache_key)
-        if prepared is not None and prepared.generation == self._generation:
+        # `is`: an id can be reused by a new plan once an old sink's plan is freed.
+        if (
+            prepared is not None
+            and prepared.root.plan is plan
+            and prepared.generation == self._generation
+        ):
             return prepared
         infos: dict[normalize.Path, TableInfo] = {}
         for table in plan.walk():

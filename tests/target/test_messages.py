@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_sqlite_archive.messages import RawRecordReader, split_message
@@ -50,3 +52,57 @@ def test_messages_without_record() -> None:
 def test_invalid_lines_are_rejected(line: str) -> None:
     with pytest.raises(InvalidInputLine):
         RawRecordReader().deserialize_json(line)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+TRICKY_TEXT = st.sampled_from(
+    ['"record"', 'a"b', "\\", "record", '", "record": {', "", 'x"record', 'a"x', "x"]
+) | st.text(max_size=8)
+SEPARATORS = st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : "), ("\t,\n", "\r:\t")])
+
+
+@given(
+    record_value=st.dictionaries(st.text(max_size=8) | TRICKY_TEXT, JSON_VALUES, max_size=4),
+    stream=TRICKY_TEXT,
+    extras=st.dictionaries(
+        st.sampled_from(["version", "time_extracted", "x", "record\\"]) | TRICKY_TEXT,
+        st.integers() | TRICKY_TEXT,
+        max_size=3,
+    ),
+    record_at=st.integers(min_value=0, max_value=5),
+    separators=SEPARATORS,
+    record_separators=SEPARATORS,
+    edges=st.sampled_from(["", " ", "\n", " \r\n"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_record_text_is_exact_for_any_line(
+    record_value: dict,
+    stream: str,
+    extras: dict,
+    record_at: int,
+    separators: tuple[str, str],
+    record_separators: tuple[str, str],
+    edges: str,
+) -> None:
+    item, key = separators
+    members = [("type", json.dumps("RECORD")), ("stream", json.dumps(stream))]
+    members += [
+        (k, json.dumps(v)) for k, v in extras.items() if k not in ("type", "stream", "record")
+    ]
+    record_text = json.dumps(record_value, separators=record_separators)
+    members.insert(min(record_at, len(members)), ("record", record_text))
+    body = item.join(f"{json.dumps(k)}{key}{v}" for k, v in members)
+    line = f"{edges}{{{edges}{body}{edges}}}{edges}"
+    message, raw = split_message(line)
+    assert raw == record_text
+    assert message == json.loads(line)

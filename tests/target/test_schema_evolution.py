@@ -104,3 +104,23 @@ def test_property_removed_from_schema_is_cleared_on_update(database: Path) -> No
     run(database, [schema("s", v1), record("s", {"id": 1, "gone": "x"})])
     run(database, [schema("s", v2), record("s", {"id": 1})])
     assert rows(database, "SELECT gone FROM s") == [(None,)]
+
+
+def test_schema_change_within_one_batch(database: Path) -> None:
+    as_int = {"id": {"type": "integer"}, "code": {"type": "integer"}}
+    as_str = {"id": {"type": "integer"}, "code": {"type": "string"}}
+    run(
+        database,
+        [
+            schema("s", as_int),
+            record("s", {"id": 1, "code": 1}),
+            record("s", {"id": 2, "code": 2}),
+            schema("s", as_str),
+            record("s", {"id": 1, "code": "one"}),
+        ],
+    )
+    # Both sinks' records land in one transaction, the older schema's first.
+    assert rows(database, "SELECT id, code, code__string FROM s ORDER BY id") == [
+        (1, None, "one"),
+        (2, 2, None),
+    ]
