@@ -210,7 +210,6 @@ def part(rng: random.Random, conversation_record: dict[str, t.Any], n: int) -> d
         "type": "conversation_part",
         "id": str(rng.randrange(10**10)) + str(n),
         "conversation_id": conversation_record["id"],
-        "conversation_updated_at": conversation_record["updated_at"],
         "part_type": rng.choice(["comment", "note", "assignment", "close"]),
         "body": f"<p>{_words(rng, rng.randrange(5, 40))}</p>",
         "created_at": _ts(rng),
