@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
 class StreamBatch:
     stream: str
     plan: TablePlan
-    key_properties: tuple[str, ...]
+    keyed: bool
     entries: list[Entry]
 
 
@@ -99,7 +99,7 @@ class Committer:
         store = self._store
         with store.transaction():
             for batch in job.batches:
-                store.write_batch(batch.stream, batch.plan, batch.key_properties, batch.entries)
+                store.write_batch(batch.stream, batch.plan, batch.keyed, batch.entries)
             if job.activate is not None:
                 marked = store.mark_deleted(*job.activate)
                 self._logger.info(

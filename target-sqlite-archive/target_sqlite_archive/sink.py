@@ -10,8 +10,8 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, Sink
 from typing_extensions import override
 
 from target_sqlite_archive.committer import StreamBatch
-from target_sqlite_archive.normalize import TablePlan, build_plan, dumps
-from target_sqlite_archive.store import Entry, utc_now
+from target_sqlite_archive.normalize import ChildRows, TablePlan, build_plan, dumps, normalize
+from target_sqlite_archive.store import Entry, canonical_sha, new_row_id, utc_now
 
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -85,12 +85,18 @@ class ArchiveSink(Sink):
                     f"Key Properties: {list(self._keys)}, Record Keys: {list(record)}"
                 )
                 raise MissingKeyPropertiesError(msg)
-        self.pending.append(Entry(record, raw, version, received_at))
+        # Normalized here, on the reading thread: the writer thread's Python work would
+        # compete for the GIL with this thread anyway, and the record dict can go at once.
+        row_id = dumps([record[k] for k in self._keys]) if self._keys else new_row_id()
+        children: ChildRows = {}
+        values = normalize(self.plan, record, row_id, children)
+        sha = canonical_sha(record)
+        self.pending.append(Entry(row_id, sha, raw, version, received_at, values, children))
         self.tally_record_read()
 
     def hand_over(self) -> StreamBatch:
         """The pending batch, for the writer; the sink starts a new one."""
-        batch = StreamBatch(self.stream_name, self.plan, self._keys, self.pending)
+        batch = StreamBatch(self.stream_name, self.plan, bool(self._keys), self.pending)
         self.record_counter_metric.increment(len(self.pending))
         self.pending = []
         self.mark_drained()
@@ -100,7 +106,7 @@ class ArchiveSink(Sink):
     def process_record(self, record: dict, context: dict) -> None:
         # Reached only if SDK machinery bypasses the target's own path: there is no raw
         # text then, so the record is serialized as received.
-        self.pending.append(Entry(record, dumps(record), None, utc_now()))
+        self.accept(record, dumps(record), None, utc_now())
 
     @override
     def process_batch(self, context: dict) -> None:

@@ -166,12 +166,20 @@ class PreparedStream:
 
 
 class Entry(t.NamedTuple):
-    """One received record, as the sink hands it over."""
+    """One received record, normalized, as the sink hands it over."""
 
-    record: dict[str, t.Any]
+    row_id: str  # the root row's `_sdc_id`: key JSON, or a random id for streams without key
+    sha: bytes  # canonical_sha of the record
     raw: str  # the record's JSON text as received
     version: int | None  # the RECORD message's table version, if any
     received_at: str
+    values: list[t.Any]  # root row values, in plan column order
+    children: normalize.ChildRows  # child rows by table path
+
+
+def new_row_id() -> str:
+    # Appended rows have no identity of their own; a content hash would merge equal rows.
+    return uuid.uuid4().hex
 
 
 class ArchiveStore:
@@ -247,26 +255,37 @@ class ArchiveStore:
                 scalar=plan.scalar,
                 taken={_fold(c) for c in meta},
             )
-            self._create_table(info)
+            # One CREATE with every column: an ALTER per column costs a schema rewrite each.
+            new = [self._name_column(info, column) for column in plan.columns]
+            self._create_table(info, new)
             self._tables[(stream, path)] = info
             self._by_name[name] = info
             self._generation += 1
-        for column in plan.columns:
-            self._ensure_column(info, column)
+        new = [
+            self._name_column(info, column)
+            for column in plan.columns
+            if (dumps(list(column.path)), column.kind) not in info.columns
+        ]
+        for column_name, kind, _path in new:
+            self.conn.execute(
+                f"ALTER TABLE {quote(info.name)} ADD COLUMN {quote(column_name)} {SQL_TYPES[kind]}"
+            )
+        self._record_columns(info, new)
         return info
 
-    def _create_table(self, info: TableInfo) -> None:
+    def _create_table(self, info: TableInfo, columns: list[tuple[str, str, str]]) -> None:
         q = quote(info.name)
+        data = "".join(f", {quote(name)} {SQL_TYPES[kind]}" for name, kind, _path in columns)
         if info.parent is None:
             ddl = (
                 f"CREATE TABLE {q} (_sdc_id TEXT NOT NULL UNIQUE, _sdc_received_at TEXT, "
-                "_sdc_table_version INTEGER, _sdc_deleted_at TEXT, _sdc_raw_sha BLOB)"
+                f"_sdc_table_version INTEGER, _sdc_deleted_at TEXT, _sdc_raw_sha BLOB{data})"
             )
             self.conn.execute(ddl)
         else:
             ddl = (
                 f"CREATE TABLE {q} (_sdc_id TEXT NOT NULL, _sdc_root_id TEXT NOT NULL, "
-                "_sdc_parent_id TEXT NOT NULL, _sdc_position INTEGER NOT NULL)"
+                f"_sdc_parent_id TEXT NOT NULL, _sdc_position INTEGER NOT NULL{data})"
             )
             self.conn.execute(ddl)
             index = quote(f"_archive_ix__{info.name}__root")
@@ -277,28 +296,28 @@ class ArchiveStore:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (info.name, info.stream, info.path, info.parent, info.rel_path, info.scalar),
         )
+        self._record_columns(info, columns)
 
-    def _ensure_column(self, info: TableInfo, column: Column) -> str:
+    def _name_column(self, info: TableInfo, column: Column) -> tuple[str, str, str]:
+        """(name, kind, path JSON) of a new column; the name is taken at once."""
         path = dumps(list(column.path))
-        name = info.columns.get((path, column.kind))
-        if name is not None:
-            return name
         base = "__".join(column.path) if column.path else "value"
         if any(p == path for (p, _kind) in info.columns):
             # The property changed type: a new column beside the old one, so no stored value
             # is ever converted (SQLite affinity would turn "0123" into 123).
             base = f"{base}__{column.kind}"
         name = _allocate(base, info.taken)
-        self.conn.execute(
-            f"ALTER TABLE {quote(info.name)} ADD COLUMN {quote(name)} {SQL_TYPES[column.kind]}"
-        )
-        self.conn.execute(
-            f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)",
-            (info.name, path, column.kind, name),
-        )
         info.columns[(path, column.kind)] = name
+        return name, column.kind, path
+
+    def _record_columns(self, info: TableInfo, columns: list[tuple[str, str, str]]) -> None:
+        if not columns:
+            return
+        self.conn.executemany(
+            f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)",
+            [(info.name, path, kind, name) for name, kind, path in columns],
+        )
         self._generation += 1
-        return name
 
     def prepare(self, stream: str, plan: TablePlan, keyed: bool) -> PreparedStream:
         """Tables, columns and statements for a stream's plan (DDL only when new)."""
@@ -377,49 +396,44 @@ class ArchiveStore:
         self,
         stream: str,
         plan: TablePlan,
-        key_properties: Sequence[str],
+        keyed: bool,
         entries: Sequence[Entry],
     ) -> None:
-        """Upsert a batch of one stream's records, their descendants and raw versions."""
-        keyed = bool(key_properties)
+        """Upsert a batch of one stream's normalized records, their descendants and raw
+        versions."""
         prepared = self.prepare(stream, plan, keyed)
-        root = quote(prepared.root.info.name)
-        shas = [canonical_sha(e.record) for e in entries]
-        if keyed:
-            ids = [dumps([e.record.get(k) for k in key_properties]) for e in entries]
-            stored = self._stored_shas(root, ids)
-        else:
-            ids = [_new_id() for _ in entries]
-            stored = {}
+        stored = self._stored_shas(quote(prepared.root.info.name), entries) if keyed else {}
         existing = set(stored)
 
         # A version equal to the latest one stored for its key is not stored again.
         level = self.compression_level
         raw_rows: list[tuple[t.Any, ...]] = []
-        for row_id, sha, e in zip(ids, shas, entries, strict=True):
-            if keyed and stored.get(row_id) == sha:
+        for e in entries:
+            if keyed and stored.get(e.row_id) == e.sha:
                 continue
-            stored[row_id] = sha
+            stored[e.row_id] = e.sha
             raw = zlib.compress(e.raw.encode(), level)
-            raw_rows.append((stream, row_id if keyed else None, e.received_at, e.version, sha, raw))
+            key = e.row_id if keyed else None
+            raw_rows.append((stream, key, e.received_at, e.version, e.sha, raw))
         self.conn.executemany(
             f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             raw_rows,
         )
 
-        # Only the last version of a key within the batch is normalized; descendants of rows
+        # Only the last version of a key within the batch is written; descendants of rows
         # that existed are replaced (deleted here, inserted below, same transaction).
-        latest = dict(zip(ids, zip(entries, shas, strict=True), strict=True))
+        latest = {e.row_id: e for e in entries}
         replaced = [(i,) for i in latest if i in existing]
         if replaced:
             for sql in prepared.delete_sqls:
                 self.conn.executemany(sql, replaced)
-        children: normalize.ChildRows = {}
         rows = []
-        for row_id, (entry, sha) in latest.items():
-            values = normalize.normalize(plan, entry.record, row_id, children)
-            rows.append((row_id, *values, entry.received_at, entry.version, sha))
+        children: dict[normalize.Path, list[tuple[t.Any, ...]]] = {}
+        for row_id, e in latest.items():
+            rows.append((row_id, *e.values, e.received_at, e.version, e.sha))
+            for path, child_rows in e.children.items():
+                children.setdefault(path, []).extend(child_rows)
         self._insert(prepared.root.insert_sql, rows)
         for path, child_rows in children.items():
             self._insert(prepared.children[path].insert_sql, child_rows)
@@ -435,10 +449,10 @@ class ArchiveStore:
             self.conn.executemany(sql, [_bindable(row) for row in rows])
         self.conn.execute("RELEASE _archive_insert")
 
-    def _stored_shas(self, root: str, ids: list[str]) -> dict[str, bytes]:
+    def _stored_shas(self, root: str, entries: Sequence[Entry]) -> dict[str, bytes]:
         """Raw hash of the stored version of each id that has a row."""
         found: dict[str, bytes] = {}
-        pending = list(set(ids))
+        pending = list({e.row_id for e in entries})
         for start in range(0, len(pending), _LOOKUP_CHUNK):
             chunk = pending[start : start + _LOOKUP_CHUNK]
             sql = (
@@ -553,8 +567,3 @@ def _parent_path(plan: TablePlan, table: TablePlan) -> normalize.Path:
         if table in candidate.children:
             return candidate.path
     raise KeyError(table.path)
-
-
-def _new_id() -> str:
-    # Appended rows have no identity of their own; a content hash would merge equal rows.
-    return uuid.uuid4().hex
