@@ -14,7 +14,7 @@ import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_intercom.errors import RetriableResponse, RetriesExhausted, classify
+from tap_intercom.errors import RateLimited, RetriableResponse, RetriesExhausted, classify
 from tap_intercom.ratelimit import RateBudget
 from tap_intercom.settings import Settings
 
@@ -70,8 +70,10 @@ class IntercomClient:
 
     # Public API
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return self.request("GET", path, params=params)
+    def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, replay: bool = True
+    ) -> dict[str, Any]:
+        return self.request("GET", path, params=params, replay=replay)
 
     def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.request("POST", path, json_body=body)
@@ -83,15 +85,21 @@ class IntercomClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
+        replay: bool = True,
     ) -> dict[str, Any]:
-        """One logical request: retried on transient failures, classified on final errors."""
+        """One logical request: retried on transient failures, classified on final errors.
+
+        `replay=False` is for requests that change server state even when their answer is lost
+        (a companies scroll page advances the scroll): only a 429, which the server did not
+        serve, is retried; any other failure raises RetriesExhausted at once.
+        """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         prepared = self.session.prepare_request(
             requests.Request(method, url, params=params, json=json_body)
         )
-        return self.send(prepared)
+        return self.send(prepared, replay=replay)
 
-    def send(self, prepared: requests.PreparedRequest) -> dict[str, Any]:
+    def send(self, prepared: requests.PreparedRequest, *, replay: bool = True) -> dict[str, Any]:
         """Send a prepared request with retries; return its JSON body."""
         path = urlsplit(prepared.url or "").path
 
@@ -116,7 +124,7 @@ class IntercomClient:
 
         sender = backoff.on_exception(
             backoff.expo,
-            _RETRIABLE,
+            _RETRIABLE if replay else RateLimited,
             max_tries=self.settings.max_retries,
             factor=0.5,
             max_value=30,
@@ -127,6 +135,10 @@ class IntercomClient:
         try:
             return sender(prepared, path)
         except _RETRIABLE as exc:
+            if not replay and not isinstance(exc, RateLimited):
+                raise RetriesExhausted(
+                    f"{prepared.method} {path} failed and cannot be replayed: {_describe(exc)}"
+                ) from None
             raise RetriesExhausted(
                 f"{prepared.method} {path} failed {self.settings.max_retries} times: "
                 f"{_describe(exc)}"
@@ -148,7 +160,9 @@ class IntercomClient:
             self.requests_by_path[path] += 1
             self.statuses[response.status_code] += 1
         status = response.status_code
-        if status == 429 or status >= 500:
+        if status == 429:
+            raise RateLimited("HTTP 429")
+        if status >= 500:
             raise RetriableResponse(f"HTTP {status}")
         body = _parse_body(response)
         if status >= 400:

@@ -48,6 +48,10 @@ class RetriableResponse(Exception):
     """429, 5xx or an unreadable 200 body: try again (internal to the client)."""
 
 
+class RateLimited(RetriableResponse):
+    """429: the server did not serve the request, so even a non-replayable one may be retried."""
+
+
 def first_error(body: object) -> tuple[str, str]:
     """Intercom's (code, message) from an error.list body, or empty strings."""
     if isinstance(body, dict):

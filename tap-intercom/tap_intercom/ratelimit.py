@@ -37,6 +37,9 @@ class RateBudget:
         self._remaining: int | None = None
         self._reset_at: float = 0.0
         self._in_flight = 0
+        # Calls of the current window answered without a count (timeouts, a proxy's 5xx): the
+        # server most likely counted them, so they are held against the last count we have.
+        self._uncounted = 0
         # True once the announced window has passed and a full new one is assumed.
         self._assumed_fresh = False
         self.waited_seconds = 0.0
@@ -53,14 +56,12 @@ class RateBudget:
         if self._limit is None or self._remaining is None:
             # Before the first answer the budget is unknown: probe with one request at a time.
             return self._in_flight == 0
-        window_over = now >= self._reset_at + RESET_MARGIN_SECONDS
-        # A new window has started: assume it is full until a response says otherwise. With
-        # nothing in flight no answer can bring news, so a count about a window that is over
-        # (a late answer of it after the new one was assumed) must not keep the budget shut.
-        if window_over and (not self._assumed_fresh or self._in_flight == 0):
+        if not self._assumed_fresh and now >= self._reset_at + RESET_MARGIN_SECONDS:
+            # A new window has started: assume it is full until a response says otherwise.
             self._remaining = self._limit
+            self._uncounted = 0
             self._assumed_fresh = True
-        return self._remaining - self._in_flight > self._reserve()
+        return self._remaining - self._uncounted - self._in_flight > self._reserve()
 
     def acquire(self) -> None:
         """Block until one more request fits in the budget, then count it as in flight."""
@@ -89,8 +90,7 @@ class RateBudget:
         """Record the answer to a request taken with acquire()."""
         with self._cond:
             self._in_flight = max(self._in_flight - 1, 0)
-            if headers is not None:
-                self._update(headers, rate_limited=rate_limited)
+            self._update(headers if headers is not None else {}, rate_limited=rate_limited)
             self._cond.notify_all()
 
     def _update(self, headers: Mapping[str, str], *, rate_limited: bool) -> None:
@@ -104,6 +104,8 @@ class RateBudget:
                 self._remaining = 0
                 self._reset_at = self._clock() + 10
                 self._assumed_fresh = False
+            elif self._remaining is not None:
+                self._uncounted += 1
             return
         # A 429 that reports calls left in the window came from another limit than this
         # window (Intercom also limits per workspace): the client's backoff handles it. A 429
@@ -113,7 +115,11 @@ class RateBudget:
             # A newer window: its count replaces ours.
             self._reset_at = reset_at
             self._remaining = remaining
+            self._uncounted = 0
             self._assumed_fresh = False
-        elif reset_at == self._reset_at:
+        elif reset_at == self._reset_at and not self._assumed_fresh:
             # Answers of one window can arrive out of order: the lowest count is the newest.
             self._remaining = min(self._remaining, remaining)
+        # Otherwise the answer is about a window that is over (an older one, or the one a
+        # fresh window was assumed to replace): its count says nothing about the current one,
+        # and taking it would hold the budget shut with nothing in flight to reopen it.

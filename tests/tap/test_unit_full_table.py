@@ -9,6 +9,7 @@ import pytest
 import requests_mock
 
 from tap_intercom import search
+from tap_intercom.streams import companies
 from tests.tap.conftest import API, NOW, NOW_ISO, FakeClock, make_config, paths, run_tap
 
 SCOPE_403 = {
@@ -129,8 +130,34 @@ def test_companies_waits_while_another_scroll_is_open(
     )
     run = run_tap(["companies"])
     assert api.call_count == 3
-    assert clock.sleeps.count(10.0) == 2
+    assert clock.sleeps.count(companies.SCROLL_EXISTS_WAIT_SECONDS) == 2
     assert [r["id"] for r in run.records("companies")] == ["a"]
+
+
+def test_a_lost_scroll_page_restarts_the_scroll_instead_of_skipping_it(
+    api: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    # The second page's answer is cut: Intercom has advanced the scroll all the same, so asking
+    # again with s1 would return the third page and lose the second. The scroll starts over.
+    api.get(
+        f"{API}/companies/scroll",
+        [
+            {"json": {"data": [{"id": "a"}], "scroll_param": "s1"}},
+            {"text": '{"data": [{"id": "b"'},
+            {"json": {"data": [{"id": "a"}], "scroll_param": "t1"}},
+            {"json": {"data": [{"id": "b"}], "scroll_param": "t2"}},
+            {"json": {"data": [], "scroll_param": "t3"}},
+        ],
+    )
+    run = run_tap(["companies"])
+    assert [r.query for r in api.request_history] == [
+        "",
+        "scroll_param=s1",
+        "",
+        "scroll_param=t1",
+        "scroll_param=t2",
+    ]
+    assert {r["id"] for r in run.records("companies")} == {"a", "b"}
 
 
 def test_a_broken_scroll_restarts_from_the_beginning(api: requests_mock.Mocker) -> None:

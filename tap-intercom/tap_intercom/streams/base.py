@@ -66,6 +66,11 @@ class IntercomStream(Stream):
         self._counted()
         return self.client.get(path, params)
 
+    def get_once(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A GET that must not be replayed (see IntercomClient.request)."""
+        self._counted()
+        return self.client.get(path, params, replay=False)
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         self._counted()
         return self.client.post(path, body)

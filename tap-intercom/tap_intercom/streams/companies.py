@@ -17,7 +17,7 @@ from typing_extensions import override
 from tap_intercom.errors import IntercomError, NotFound, RetriesExhausted, StreamUnavailable
 from tap_intercom.streams.base import FullTableStream
 
-SCROLL_EXISTS_WAIT_SECONDS = 10.0
+SCROLL_EXISTS_WAIT_SECONDS = 5.0
 SCROLL_EXISTS_MAX_WAIT_SECONDS = 90.0
 MAX_SCROLL_RESTARTS = 3
 
@@ -36,10 +36,14 @@ class CompaniesStream(FullTableStream):
         waited = 0.0
         while True:
             try:
-                return self.get(self.path, params)
+                # Never replayed: a page whose answer was lost has advanced the scroll anyway,
+                # and asking again would skip it. The scroll restarts instead.
+                return self.get_once(self.path, params)
             except StreamUnavailable:
                 raise
-            except (RetriesExhausted, NotFound) as exc:
+            except RetriesExhausted as exc:
+                raise ScrollBroken(str(exc)) from exc
+            except NotFound as exc:
                 if scroll_param is None:
                     raise
                 raise ScrollBroken(str(exc)) from exc
