@@ -96,7 +96,7 @@ def test_next_run_captures_every_change_and_costs_only_the_changes(
     changed_conversations = ws.update("conversations", count=9)
     changed_conversations += ws.create("conversations", count=4)
     changed_conversations += ws.add_parts(count=5, n=3)
-    changed_tickets: list[str] = []  # TODO(emulator): ws.update("tickets") raises KeyError
+    changed_tickets = ws.update("tickets", count=4)
     emulator.reset_stats()
 
     second = run_tap(tmp_path, config, state=first.state, streams=INCREMENTAL)
