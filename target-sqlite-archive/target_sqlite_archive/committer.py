@@ -1,10 +1,12 @@
-"""The one writer: commits batches on a background thread, then passes their state on.
+"""The one writer: commits batches on background threads, then passes their state on.
 
-Compression (zlib) and SQLite's own work release the GIL, so writing batch N overlaps with
-reading, validating and normalizing batch N+1 on the second core. Ordering is what keeps state
-safe: jobs run one at a time in the order submitted, each in one transaction, and a job's
-state is written to stdout only after its COMMIT. At most one job waits in the queue, so
-memory stays bounded by a few batches, not by the input.
+A job goes through two threads in order: one compresses its raw records (zlib releases the
+GIL), the other writes it in one transaction (SQLite releases the GIL while it works). So
+writing batch N, compressing batch N+1 and reading, validating and normalizing batch N+2
+overlap on the machine's cores. Ordering is what keeps state safe: jobs pass each stage one
+at a time in the order submitted, and a job's state is written to stdout only after its
+COMMIT. At most one job waits before each stage, so memory stays bounded by a few batches,
+not by the input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import threading
 import time
 import typing as t
+import zlib
 from dataclasses import dataclass, field
 
 if t.TYPE_CHECKING:
@@ -29,6 +32,7 @@ class StreamBatch:
     plan: TablePlan
     keyed: bool
     entries: list[Entry]
+    compressed: list[bytes] | None = None  # the entries' raw text, zlib-compressed
 
 
 @dataclass(slots=True)
@@ -41,34 +45,47 @@ class Job:
 
 
 class Committer:
-    def __init__(self, open_store: t.Callable[[], ArchiveStore], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        open_store: t.Callable[[], ArchiveStore],
+        logger: logging.Logger,
+        compression_level: int,
+    ) -> None:
         self._open_store = open_store
         self._store: ArchiveStore | None = None
         self._logger = logger
-        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=1)
+        self._level = compression_level
+        self._to_compress: queue.Queue[Job | None] = queue.Queue(maxsize=1)
+        self._to_write: queue.Queue[Job | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def submit(self, job: Job) -> None:
         """Queue a job; blocks while another one is already waiting."""
         self.raise_failure()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
-            self._thread.start()
-        self._jobs.put(job)
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._compress_loop, name="archive-zlib", daemon=True),
+                threading.Thread(target=self._write_loop, name="archive-writer", daemon=True),
+            ]
+            for thread in self._threads:
+                thread.start()
+        self._to_compress.put(job)
 
     def wait(self) -> None:
         """Return when every submitted job is committed (and its state emitted)."""
-        if self._thread is not None:
-            self._jobs.join()
+        if self._threads:
+            self._to_compress.join()
+            self._to_write.join()
         self.raise_failure()
 
     def close(self) -> None:
-        """Finish the submitted jobs, stop the thread, close the archive."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
+        """Finish the submitted jobs, stop the threads, close the archive."""
+        if self._threads:
+            self._to_compress.put(None)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -79,9 +96,27 @@ class Committer:
             error, self._error = self._error, None
             raise error
 
-    def _run(self) -> None:
+    def _compress_loop(self) -> None:
+        level = self._level
         while True:
-            job = self._jobs.get()
+            job = self._to_compress.get()
+            try:
+                if job is not None and self._error is None:
+                    for batch in job.batches:
+                        batch.compressed = [
+                            zlib.compress(e.raw.encode(), level) for e in batch.entries
+                        ]
+                self._to_write.put(job)
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._to_compress.task_done()
+            if job is None:
+                return
+
+    def _write_loop(self) -> None:
+        while True:
+            job = self._to_write.get()
             try:
                 if job is None:
                     return
@@ -90,7 +125,7 @@ class Committer:
             except BaseException as exc:
                 self._error = exc
             finally:
-                self._jobs.task_done()
+                self._to_write.task_done()
 
     def _commit(self, job: Job) -> None:
         started = time.perf_counter()
@@ -99,7 +134,9 @@ class Committer:
         store = self._store
         with store.transaction():
             for batch in job.batches:
-                store.write_batch(batch.stream, batch.plan, batch.keyed, batch.entries)
+                store.write_batch(
+                    batch.stream, batch.plan, batch.keyed, batch.entries, batch.compressed
+                )
             if job.activate is not None:
                 marked = store.mark_deleted(*job.activate)
                 self._logger.info(

@@ -398,9 +398,10 @@ class ArchiveStore:
         plan: TablePlan,
         keyed: bool,
         entries: Sequence[Entry],
+        compressed: Sequence[bytes] | None = None,
     ) -> None:
         """Upsert a batch of one stream's normalized records, their descendants and raw
-        versions."""
+        versions (`compressed`: the raw texts already compressed, in entry order)."""
         prepared = self.prepare(stream, plan, keyed)
         stored = self._stored_shas(quote(prepared.root.info.name), entries) if keyed else {}
         existing = set(stored)
@@ -408,11 +409,11 @@ class ArchiveStore:
         # A version equal to the latest one stored for its key is not stored again.
         level = self.compression_level
         raw_rows: list[tuple[t.Any, ...]] = []
-        for e in entries:
+        for n, e in enumerate(entries):
             if keyed and stored.get(e.row_id) == e.sha:
                 continue
             stored[e.row_id] = e.sha
-            raw = zlib.compress(e.raw.encode(), level)
+            raw = compressed[n] if compressed is not None else zlib.compress(e.raw.encode(), level)
             key = e.row_id if keyed else None
             raw_rows.append((stream, key, e.received_at, e.version, e.sha, raw))
         self.conn.executemany(

@@ -185,7 +185,8 @@ class TargetSqliteArchive(Target):
     def committer(self) -> Committer:
         """The writer; the archive is opened on first commit (so `--about` creates no file)."""
         if self._committer is None:
-            self._committer = Committer(self._open_store, self.logger)
+            level = int(self.config.get("raw_compression_level", 6))
+            self._committer = Committer(self._open_store, self.logger, level)
         return self._committer
 
     def _received_at(self) -> str:
@@ -215,12 +216,18 @@ class TargetSqliteArchive(Target):
         record = message_dict["record"]
         reader = self.message_reader
         raw = reader.raw_record if isinstance(reader, RawRecordReader) else None
-        sink.accept(
-            record,
-            raw if raw is not None else dumps(record),
-            message_dict.get("version"),
-            self._received_at(),
-        )
+        try:
+            sink.accept(
+                record,
+                raw if raw is not None else dumps(record),
+                message_dict.get("version"),
+                self._received_at(),
+            )
+        except Exception:
+            # The batches already handed over are valid and complete: commit them (and emit
+            # their state) before the error ends the run.
+            self._finish_handed_over()
+            raise
         self._pending_records += 1
         now = time.monotonic()
         if self._first_pending_at is None:
@@ -290,6 +297,14 @@ class TargetSqliteArchive(Target):
                 self._committer.close()
         finally:
             PluginBase._handle_termination(self, signum, frame)
+
+    def _finish_handed_over(self) -> None:
+        if self._committer is not None:
+            try:
+                self._committer.close()
+            except Exception:
+                self.logger.exception("Committing the batches before the failure failed too")
+            self._committer = None
 
     # -- the one place data is committed -----------------------------------------------------
 
