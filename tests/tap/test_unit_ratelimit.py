@@ -6,6 +6,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tap_intercom.ratelimit import RESET_MARGIN_SECONDS, RateBudget
 from tests.tap.conftest import NOW, FakeClock
@@ -192,6 +194,30 @@ def test_a_stale_answer_after_the_window_rolled_over_does_not_stall_forever() ->
     assert clock.now < NOW + 60
 
 
+def test_an_answer_without_a_count_still_used_a_call_of_the_window() -> None:
+    """A timeout (or a proxy's 5xx without headers) most likely reached Intercom and counted:
+    a later answer that was sent before it does not make that call free again."""
+    clock = StrictClock()
+    # limit 100, headroom 0.1: reserve 10. The window has 13 calls left: 3 may go.
+    budget = budget_with(clock, 0.1, remaining=13, reset=NOW + 10)
+    assert sends_before_blocking(budget, clock) == 3  # A, B, C
+    budget.release(None)  # C timed out
+    budget.release(headers(remaining=12, reset=NOW + 10))  # A: counted before B and C
+    budget.release(headers(remaining=11, reset=NOW + 10))  # B: counted before C
+    # C took the window down to 10, the reserve: nothing more may go.
+    assert sends_before_blocking(budget, clock) == 0
+
+
+def test_a_new_window_forgets_the_uncounted_calls() -> None:
+    clock = StrictClock()
+    budget = budget_with(clock, 0.1, remaining=13, reset=NOW + 10)
+    budget.acquire()
+    budget.release(None)
+    budget.acquire()
+    budget.release(headers(remaining=90, reset=NOW + 20))
+    assert sends_before_blocking(budget, clock) == 80
+
+
 # Threads ---------------------------------------------------------------------------------
 
 
@@ -262,3 +288,70 @@ def test_threads_never_exceed_the_budget() -> None:
     assert server.limited == 0
     # The budget never lets more go at once than the window has beyond its reserve.
     assert server.max_in_flight <= 20 - 2
+
+
+# Property: with our clock and the server's in step, no sequence of sends, out-of-order
+# answers, timeouts and clock moves makes the server answer 429, and the budget never stalls.
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(min_value=1, max_value=12)),
+        st.tuples(st.just("answer"), st.integers(min_value=0, max_value=50)),
+        st.tuples(st.just("time_out"), st.integers(min_value=0, max_value=50)),
+        st.tuples(st.just("advance"), st.integers(min_value=1, max_value=12000)),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(ops=_OPS, limit=st.integers(min_value=2, max_value=8))
+def test_no_sequence_of_events_overspends_a_window(ops: list[tuple[str, int]], limit: int) -> None:
+    clock = StrictClock(allow_sleep=False)
+    budget = RateBudget(0.1, clock=clock.time, sleep=clock.sleep)
+    reset = NOW + 10
+    remaining = limit
+    pending: list[tuple[dict[str, str], bool]] = []
+    limited = 0
+
+    def arrive() -> None:
+        nonlocal reset, remaining, limited
+        while clock.now >= reset:
+            reset += 10
+            remaining = limit
+        if remaining > 0:
+            remaining -= 1
+            pending.append((headers(remaining, reset, limit), False))
+        else:
+            # Before any count the budget can only probe one call at a time; from then on it
+            # must never reach a spent window.
+            limited += budget.limit is not None
+            pending.append((headers(0, reset, limit), True))
+
+    for kind, value in ops:
+        if kind == "send":
+            for _ in range(value):
+                if budget.limit is None and pending:
+                    break  # the probe is out: a second send would wait on another thread
+                try:
+                    budget.acquire()
+                except Blocked:
+                    break
+                arrive()
+        elif kind == "answer" and pending:
+            answer, was_limited = pending.pop(value % len(pending))
+            budget.release(answer, rate_limited=was_limited)
+        elif kind == "time_out" and pending:
+            # No answer at all (timeout): counted by the server, no headers for the budget.
+            pending.pop(value % len(pending))
+            budget.release(None)
+        elif kind == "advance":
+            clock.now += value / 1000
+    assert limited == 0
+    # Liveness: once everything is answered, the budget lets a request go in bounded time.
+    while pending:
+        answer, was_limited = pending.pop()
+        budget.release(answer, rate_limited=was_limited)
+    clock.allow_sleep = True
+    clock.give_up_at = clock.now + 30
+    budget.acquire()
