@@ -1,7 +1,7 @@
 """Write (or check) the settings tables in README.md from each plugin's --about.
 
-    python scripts/readme_settings.py          # rewrite the tables in README.md
-    python scripts/readme_settings.py --check  # exit 1 if README.md is out of date
+python scripts/readme_settings.py          # rewrite the tables in README.md
+python scripts/readme_settings.py --check  # exit 1 if README.md is out of date
 """
 
 from __future__ import annotations
