@@ -36,6 +36,10 @@ class CompaniesStream(FullTableStream):
         waited = 0.0
         while True:
             try:
+                if scroll_param is None:
+                    # Opening a scroll may be replayed (with the client's backoff): a lost
+                    # answer leaves a scroll open, which the next try meets as scroll_exists.
+                    return self.get(self.path, params)
                 # Never replayed: a page whose answer was lost has advanced the scroll anyway,
                 # and asking again would skip it. The scroll restarts instead.
                 return self.get_once(self.path, params)
