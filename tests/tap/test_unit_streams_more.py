@@ -9,7 +9,7 @@ from typing import Any
 import requests_mock
 
 from tap_intercom import search
-from tests.tap.conftest import API, NOW, FakeClock, json_bodies, run_tap
+from tests.tap.conftest import API, NOW, FakeClock, json_bodies, make_config, run_tap
 
 
 def ticket(tid: str, updated_at: int, parts: int, total: int | None = None) -> dict[str, Any]:
@@ -130,3 +130,17 @@ def test_concurrent_hydration_stays_inside_the_rate_window(
     assert [r["id"] for r in run.records("conversations")] == ids
     assert server.limited == 0
     assert server.windows >= 3  # 46 requests at most 19 a window: the tap waited for resets
+
+
+def test_a_5xx_burst_on_the_first_scroll_page_is_retried_with_backoff(
+    api: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    """Opening a scroll is safe to replay (a lost answer leaves a scroll open, which the next
+    try meets as scroll_exists and waits out), so a short 5xx burst gets the client's usual
+    max_retries with backoff, like every other stream, not four immediate restarts."""
+    burst = [{"status_code": 502, "text": "<html>Bad Gateway</html>"}] * 5
+    api.get(f"{API}/companies/scroll", [*burst, {"json": {"data": [{"id": "a"}]}}])
+    run = run_tap(["companies"], config=make_config(max_retries=8))
+    assert [r["id"] for r in run.records("companies")] == ["a"]
+    assert api.call_count == 6
+    assert sum(clock.sleeps) > 0  # backed off between tries instead of hammering
