@@ -331,7 +331,10 @@ class TargetSqliteArchive(Target):
             self.committer.submit(job)
         finally:
             self._committing = False
-        self._sinks_to_clear = [s for s in self._sinks_to_clear if s not in sinks]
+        # Sinks replaced by a schema change are empty now: they are done.
+        for sink in self._sinks_to_clear:
+            sink.clean_up()
+        self._sinks_to_clear = []
         self._pending_records = 0
         self._first_pending_at = None
         if new_state:
