@@ -1,12 +1,11 @@
-"""The one writer: commits batches on background threads, then passes their state on.
+"""The one writer: commits batches on a background thread, then passes their state on.
 
-A job goes through two threads in order: one compresses its raw records (zlib releases the
-GIL), the other writes it in one transaction (SQLite releases the GIL while it works). So
-writing batch N, compressing batch N+1 and reading, validating and normalizing batch N+2
-overlap on the machine's cores. Ordering is what keeps state safe: jobs pass each stage one
-at a time in the order submitted, and a job's state is written to stdout only after its
-COMMIT. At most one job waits before each stage, so memory stays bounded by a few batches,
-not by the input.
+While the main thread reads, validates and normalizes batch N+1, this thread writes batch N
+in one transaction, and a helper thread compresses batch N's raw records meanwhile (zlib and
+SQLite both release the GIL). Only one batch is ever in flight: handing over the next waits
+until the previous one is committed, so a killed run loses at most the batch being written
+and the one being read, and their states were never emitted. A job's state is written to
+stdout only after its COMMIT.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import threading
 import time
 import typing as t
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 if t.TYPE_CHECKING:
@@ -32,7 +32,6 @@ class StreamBatch:
     plan: TablePlan
     keyed: bool
     entries: list[Entry]
-    compressed: list[bytes] | None = None  # the entries' raw text, zlib-compressed
 
 
 @dataclass(slots=True)
@@ -55,37 +54,37 @@ class Committer:
         self._store: ArchiveStore | None = None
         self._logger = logger
         self._level = compression_level
-        self._to_compress: queue.Queue[Job | None] = queue.Queue(maxsize=1)
-        self._to_write: queue.Queue[Job | None] = queue.Queue(maxsize=1)
+        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
+        self._zlib: ThreadPoolExecutor | None = None
 
     def submit(self, job: Job) -> None:
-        """Queue a job; blocks while another one is already waiting."""
+        """Hand a job over once the previous one is committed."""
         self.raise_failure()
-        if not self._threads:
-            self._threads = [
-                threading.Thread(target=self._compress_loop, name="archive-zlib", daemon=True),
-                threading.Thread(target=self._write_loop, name="archive-writer", daemon=True),
-            ]
-            for thread in self._threads:
-                thread.start()
-        self._to_compress.put(job)
+        if self._thread is None:
+            self._zlib = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-zlib")
+            self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
+            self._thread.start()
+        self._jobs.join()
+        self.raise_failure()
+        self._jobs.put(job)
 
     def wait(self) -> None:
         """Return when every submitted job is committed (and its state emitted)."""
-        if self._threads:
-            self._to_compress.join()
-            self._to_write.join()
+        if self._thread is not None:
+            self._jobs.join()
         self.raise_failure()
 
     def close(self) -> None:
-        """Finish the submitted jobs, stop the threads, close the archive."""
-        if self._threads:
-            self._to_compress.put(None)
-            for thread in self._threads:
-                thread.join()
-            self._threads = []
+        """Finish the submitted job, stop the threads, close the archive."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._zlib is not None:
+            self._zlib.shutdown()
+            self._zlib = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -96,27 +95,9 @@ class Committer:
             error, self._error = self._error, None
             raise error
 
-    def _compress_loop(self) -> None:
-        level = self._level
+    def _run(self) -> None:
         while True:
-            job = self._to_compress.get()
-            try:
-                if job is not None and self._error is None:
-                    for batch in job.batches:
-                        batch.compressed = [
-                            zlib.compress(e.raw.encode(), level) for e in batch.entries
-                        ]
-                self._to_write.put(job)
-            except BaseException as exc:
-                self._error = exc
-            finally:
-                self._to_compress.task_done()
-            if job is None:
-                return
-
-    def _write_loop(self) -> None:
-        while True:
-            job = self._to_write.get()
+            job = self._jobs.get()
             try:
                 if job is None:
                     return
@@ -125,17 +106,26 @@ class Committer:
             except BaseException as exc:
                 self._error = exc
             finally:
-                self._to_write.task_done()
+                self._jobs.task_done()
+
+    def _compress(self, raws: list[str]) -> list[bytes]:
+        level = self._level
+        return [zlib.compress(raw.encode(), level) for raw in raws]
 
     def _commit(self, job: Job) -> None:
         started = time.perf_counter()
         if self._store is None:
             self._store = self._open_store()
         store = self._store
+        assert self._zlib is not None
+        compressing = [
+            self._zlib.submit(self._compress, [e.raw for e in batch.entries])
+            for batch in job.batches
+        ]
         with store.transaction():
-            for batch in job.batches:
+            for batch, future in zip(job.batches, compressing, strict=True):
                 store.write_batch(
-                    batch.stream, batch.plan, batch.keyed, batch.entries, batch.compressed
+                    batch.stream, batch.plan, batch.keyed, batch.entries, future.result
                 )
             if job.activate is not None:
                 marked = store.mark_deleted(*job.activate)

@@ -398,34 +398,19 @@ class ArchiveStore:
         plan: TablePlan,
         keyed: bool,
         entries: Sequence[Entry],
-        compressed: Sequence[bytes] | None = None,
+        compressed: t.Callable[[], Sequence[bytes]] | None = None,
     ) -> None:
         """Upsert a batch of one stream's normalized records, their descendants and raw
-        versions (`compressed`: the raw texts already compressed, in entry order)."""
+        versions. `compressed`, if given, returns the entries' raw texts compressed, in entry
+        order: it is called last, so compression elsewhere overlaps the other writes."""
         prepared = self.prepare(stream, plan, keyed)
+        # The hash of each key's stored version, read before this batch overwrites it.
         stored = self._stored_shas(quote(prepared.root.info.name), entries) if keyed else {}
-        existing = set(stored)
-
-        # A version equal to the latest one stored for its key is not stored again.
-        level = self.compression_level
-        raw_rows: list[tuple[t.Any, ...]] = []
-        for n, e in enumerate(entries):
-            if keyed and stored.get(e.row_id) == e.sha:
-                continue
-            stored[e.row_id] = e.sha
-            raw = compressed[n] if compressed is not None else zlib.compress(e.raw.encode(), level)
-            key = e.row_id if keyed else None
-            raw_rows.append((stream, key, e.received_at, e.version, e.sha, raw))
-        self.conn.executemany(
-            f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            raw_rows,
-        )
 
         # Only the last version of a key within the batch is written; descendants of rows
         # that existed are replaced (deleted here, inserted below, same transaction).
         latest = {e.row_id: e for e in entries}
-        replaced = [(i,) for i in latest if i in existing]
+        replaced = [(i,) for i in latest if i in stored]
         if replaced:
             for sql in prepared.delete_sqls:
                 self.conn.executemany(sql, replaced)
@@ -438,6 +423,23 @@ class ArchiveStore:
         self._insert(prepared.root.insert_sql, rows)
         for path, child_rows in children.items():
             self._insert(prepared.children[path].insert_sql, child_rows)
+
+        # A version equal to the latest one stored for its key is not stored again.
+        raws = compressed() if compressed is not None else None
+        level = self.compression_level
+        raw_rows: list[tuple[t.Any, ...]] = []
+        for n, e in enumerate(entries):
+            if keyed and stored.get(e.row_id) == e.sha:
+                continue
+            stored[e.row_id] = e.sha
+            raw = raws[n] if raws is not None else zlib.compress(e.raw.encode(), level)
+            key = e.row_id if keyed else None
+            raw_rows.append((stream, key, e.received_at, e.version, e.sha, raw))
+        self.conn.executemany(
+            f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            raw_rows,
+        )
 
     def _insert(self, sql: str, rows: list[tuple[t.Any, ...]]) -> None:
         # Over-large integers are rare, so they are looked for only when binding fails; the
