@@ -76,12 +76,19 @@ class IntercomStream(Stream):
         return self.client.post(path, body)
 
     def pages(
-        self, path: str, *, records_key: str = "data", params: dict[str, Any] | None = None
+        self,
+        path: str,
+        *,
+        records_key: str = "data",
+        params: dict[str, Any] | None = None,
+        counted: bool = True,
     ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a list; `counted=False` for lists that are parts of a record."""
         for page in pagination.walk(
             self, path, params=params, records_key=records_key, logger=self.logger
         ):
-            self.progress.add(len(page), self.requests)
+            if counted:
+                self.progress.add(len(page), self.requests)
             yield page
 
     # Record flow.

@@ -57,6 +57,7 @@ class ContactsStream(SearchStream):
                     f"/contacts/{contact_id}/companies",
                     records_key="companies",
                     params={"per_page": self.page_size},
+                    counted=False,
                 ):
                     found.extend(_reference(company, "company") for company in page)
             except StreamUnavailable as exc:

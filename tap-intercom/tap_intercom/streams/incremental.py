@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk import metrics
 from typing_extensions import override
 
 from tap_intercom import search
@@ -233,6 +234,9 @@ class HydratedSearchStream(SearchStream):
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
+        for child in self.child_streams:
+            if isinstance(child, PartsStream):
+                child.flush_metrics()
         if self.truncated:
             self.logger.warning(
                 "%s: %d had more parts than Intercom returns (its 500-part cap); "
@@ -246,12 +250,55 @@ class HydratedSearchStream(SearchStream):
             )
 
 
+class _RunningCounter(metrics.Counter):
+    """One record counter across every per-parent sync of a child stream.
+
+    The SDK syncs a child once per parent record and would log a counter and a timer line for
+    each (hundreds of thousands for a large workspace). This one logs at its interval, without
+    the per-parent context, and once more when the parent's sync ends (`flush`).
+    """
+
+    def with_context(self, value: Context | None) -> None:
+        return
+
+    def __exit__(self, *args: object) -> None:
+        return
+
+    def flush(self) -> None:
+        if self.value:
+            self._pop()
+
+
+class _SilentTimer(metrics.Timer):
+    def __exit__(self, *args: object) -> None:
+        return
+
+
 class PartsStream(IntercomStream):
     """Parts of a hydrated record, emitted from that same hydration (never a second GET)."""
 
     parent_key: ClassVar[str]
     state_partitioning_keys: ClassVar[list[str]] = []
     _schema_sent = False
+    _running_counter: _RunningCounter | None = None
+
+    @override
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        if self._running_counter is None:
+            self._running_counter = _RunningCounter(
+                metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name}, log_interval
+            )
+        return self._running_counter
+
+    @override
+    def get_sync_timer(self) -> metrics.Timer:
+        return _SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
+
+    def flush_metrics(self) -> None:
+        if self._running_counter is not None:
+            self._running_counter.flush()
 
     @override
     def _write_schema_message(self) -> None:
