@@ -102,3 +102,21 @@ def test_streams_differing_only_in_case_get_two_tables(database: Path) -> None:
     )
     assert rows(database, 'SELECT id FROM "Users"') == [(1,)]
     assert rows(database, 'SELECT id FROM "users_2"') == [(2,)]
+
+
+def test_a_stream_named_like_another_streams_child_table(database: Path) -> None:
+    array = {"id": {"type": "integer"}, "lines": {"type": "array", "items": {"type": "string"}}}
+    run(
+        database,
+        [
+            schema("orders__lines", {"id": {"type": "integer"}}),
+            record("orders__lines", {"id": 9}),
+            schema("orders", array),
+            record("orders", {"id": 1, "lines": ["a"]}),
+        ],
+    )
+    with opened(database) as store:
+        assert store.table_name("orders__lines") == "orders__lines"
+        assert store.table_name("orders", ["lines"]) == "orders__lines_2"
+        assert store.read_records("orders") == {"[1]": {"id": 1, "lines": ["a"]}}
+        assert store.read_records("orders__lines") == {"[9]": {"id": 9}}
