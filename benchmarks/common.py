@@ -1,0 +1,269 @@
+"""Shared helpers of the benchmarks: the emulator as a separate process, child processes
+measured with their own rusage, Singer output counted.
+
+Everything here runs in the project's `.venv`; the peer programs run in their own virtual
+environments (see `benchmarks/run`) and are only ever started as child processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+OUT = BENCH / "out"  # default; BENCHMARKS_OUT moves it (the smoke test writes to a tmp dir)
+VENV_BIN = Path(sys.executable).parent
+TOKEN = "emulator-token"  # noqa: S105 - the emulator's fixed synthetic token
+PEER_VENV = BENCH / ".venv-peer-tap"
+DLT_VENV = BENCH / ".venv-dlt"
+SDK_SQLITE_VENV = BENCH / ".venv-sdk-sqlite"
+PRIVATE_APP_RATE = 1667  # requests per 10 s
+
+
+def out_dir() -> Path:
+    return Path(os.environ.get("BENCHMARKS_OUT") or OUT)
+
+
+def log(message: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"[bench {stamp}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- emulator
+class EmulatorProcess:
+    """`python -m tests.emulator` in its own process (own GIL), driven over its control routes."""
+
+    def __init__(self, *, latency_ms: int = 0, rate_limit: int = 1_000_000, **sizes: int) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "tests.emulator",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+            "--rate-limit",
+            str(rate_limit),
+            "--token",
+            TOKEN,
+        ]
+        for name, value in sizes.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        self.proc = subprocess.Popen(
+            self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("EMULATOR_URL="):
+            self.proc.kill()
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        self.url = line.split("=", 1)[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _call(self, route: str, body: dict[str, t.Any] | None = None) -> t.Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a 127.0.0.1 URL we started
+            f"{self.url}/_emulator/{route}",
+            data=data,
+            method="GET" if body is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            text = response.read()
+        return json.loads(text) if text else None
+
+    def stats(self) -> dict[str, t.Any]:
+        return dict(self._call("stats"))
+
+    def reset_stats(self) -> None:
+        self._call("reset_stats", {})
+
+    def configure(self, **changes: t.Any) -> None:
+        self._call("configure", changes)
+
+    def truth(self) -> dict[str, t.Any]:
+        return dict(self._call("truth"))
+
+    def mutate(self, action: str, entity: str, **kwargs: t.Any) -> list[str]:
+        answer = self._call("mutate", {"action": action, "entity": entity, **kwargs})
+        return [str(i) for i in answer["ids"]]
+
+
+# --------------------------------------------------------------------------- processes
+@dataclass
+class Run:
+    """One measured child process."""
+
+    seconds: float
+    max_rss_mb: float
+    returncode: int
+    records: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, set[str]] = field(default_factory=dict)
+    state: dict[str, t.Any] | None = None
+    stderr_tail: str = ""
+    first_record: dict[str, float] = field(default_factory=dict)
+    last_record: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+
+class _SingerReader(threading.Thread):
+    """Reads a tap's stdout as it comes: counts records per stream, keeps ids, the last state,
+    and the time of each stream's first and last record."""
+
+    def __init__(self, stream: t.IO[bytes], keep_ids: bool) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.keep_ids = keep_ids
+        self.records: dict[str, int] = {}
+        self.ids: dict[str, set[str]] = {}
+        self.state: dict[str, t.Any] | None = None
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def run(self) -> None:
+        for raw in self.stream:
+            head = raw[:64]
+            if b'"RECORD"' in head:
+                match = _STREAM.search(raw, 0, 256)
+                name = match.group(1).decode() if match else "?"
+                now = time.perf_counter()
+                self.records[name] = self.records.get(name, 0) + 1
+                self.first.setdefault(name, now)
+                self.last[name] = now
+                if self.keep_ids:
+                    record = json.loads(raw).get("record") or {}
+                    if "id" in record:
+                        self.ids.setdefault(name, set()).add(str(record["id"]))
+            elif b'"STATE"' in head:
+                with contextlib.suppress(ValueError):
+                    self.state = json.loads(raw).get("value")
+
+
+_STREAM = re.compile(rb'"stream": ?"([^"]+)"')
+
+
+def run_measured(
+    argv: list[str],
+    *,
+    stdin: Path | None = None,
+    singer_output: bool = True,
+    keep_ids: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 3600,
+) -> Run:
+    """Run `argv`, reading its Singer stdout; wall time and the child's own peak RSS (wait4)."""
+    stdin_file = stdin.open("rb") if stdin is not None else subprocess.DEVNULL
+    err_path = out_dir() / "logs" / f"stderr-{os.getpid()}-{time.monotonic_ns()}.log"
+    err_path.parent.mkdir(parents=True, exist_ok=True)
+    with err_path.open("wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            stdin=stdin_file,
+            stdout=subprocess.PIPE if singer_output else subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=cwd or ROOT,
+        )
+        reader = None
+        if singer_output:
+            assert proc.stdout is not None
+            reader = _SingerReader(proc.stdout, keep_ids)
+            reader.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if reader is not None:
+            reader.join()
+    if hasattr(stdin_file, "close"):
+        stdin_file.close()
+    tail = err_path.read_text(errors="replace")[-4000:]
+    run = Run(
+        seconds=seconds,
+        max_rss_mb=usage.ru_maxrss / 1024,
+        returncode=proc.returncode,
+        stderr_tail=tail,
+    )
+    if reader is not None:
+        run.records, run.ids, run.state = reader.records, reader.ids, reader.state
+        run.first_record, run.last_record = reader.first, reader.last
+    if run.returncode != 0:
+        log(f"{argv[0]} exited {run.returncode}: {tail[-1500:]}")
+    return run
+
+
+def median(values: t.Iterable[float]) -> float:
+    items = list(values)
+    return statistics.median(items) if items else float("nan")
+
+
+def machine() -> dict[str, str]:
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": memory,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def write_json(path: Path, value: t.Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1, sort_keys=True, default=str))
+    return path

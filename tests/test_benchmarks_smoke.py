@@ -1,0 +1,95 @@
+"""Smoke test of the benchmark code (benchmarks/): every section on tiny sizes, our programs
+only (no peer installs), into a temporary directory. Asserts the report's structure, never a
+time: the figures themselves come from `benchmarks/run` (see BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run_all
+
+SMOKE = run_all.Sizes(
+    contacts=40,
+    conversations=20,
+    companies=10,
+    latencies=(5,),
+    ours_repeat=1,
+    peer_repeat={5: 1},
+    changed_share=0.1,
+    rate_limit_low=167,
+    rate_contacts=20,
+    rate_conversations=20,
+    rate_latency=5,
+    hydration_conversations=12,
+    hydration_latency=10,
+    hydration_repeat=1,
+    target_contacts=50,
+    target_conversations=5,
+    target_parts=3,
+    target_repeat=1,
+    memory_small=10,
+    memory_large=40,
+    memory_parts=2,
+)
+
+
+@pytest.fixture
+def smoke_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setattr(run_all, "QUICK", SMOKE)
+    monkeypatch.setenv("BENCHMARKS_OUT", str(tmp_path))
+    return tmp_path
+
+
+def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
+    out = smoke_sizes
+    assert run_all.main(["--quick", "--skip-peers", "--no-update", "--out", str(out)]) == 0
+    assert os.environ["BENCHMARKS_OUT"] == str(out)
+    report = (out / "report.md").read_text()
+    for heading in (
+        "## Goals",
+        "## 1. Full sync",
+        "## 2. Incremental cost",
+        "## 3. Rate-limit utilisation",
+        "## Hydration throughput (issue 4)",
+        "## 4. Target throughput",
+        "## 5. Memory",
+    ):
+        assert heading in report
+    results = json.loads((out / "report.json").read_text())["results"]
+
+    full = results["full_sync"]["latencies"]["5"]["ours"]
+    assert full["failed"] == 0
+    assert full["requests"] > 0
+    assert sum(full["missing"].values()) == 0
+    assert full["records"]["conversations"] == SMOKE.conversations
+    assert results["full_sync"]["incremental"]["ours"]["requests"] > 0
+
+    assert results["rate_limit"]["ok"]
+    assert results["rate_limit"]["requests"] > 0
+    assert set(results["hydration"]["rates"]) == {"1", "8"}
+    assert all(len(r) == 1 for r in results["hydration"]["rates"].values())
+
+    target = results["target"]["inputs"]
+    assert set(target) == {"contacts", "conversations + parts"}
+    assert all(p["ours"]["ok"] and p["ours"]["records_per_s"] > 0 for p in target.values())
+
+    for program in ("tap", "target"):
+        memory = results["memory"][program]
+        assert memory["10"]["ok"]
+        assert memory["40"]["ok"]
+        assert memory["40"]["max_rss_mb"] > 0
+
+
+def test_figures_go_between_the_markers(tmp_path: Path) -> None:
+    page = tmp_path / "BENCHMARKS.md"
+    page.write_text(f"# B\n\nintro\n\n{run_all.MARK_START}\nold\n{run_all.MARK_END}\n\nnotes\n")
+    run_all.update_benchmarks_md("# Benchmarks\n\nnew figures\n", page)
+    text = page.read_text()
+    assert "new figures" in text
+    assert "old" not in text
+    assert text.startswith("# B\n\nintro")
+    assert text.rstrip().endswith("notes")
