@@ -27,6 +27,11 @@ def _ts(rng: random.Random) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat()
 
 
+def _hex_id(rng: random.Random) -> str:
+    """An id shaped like Intercom's contact ids: 24 hexadecimal digits."""
+    return f"{rng.getrandbits(96):024x}"
+
+
 def _words(rng: random.Random, n: int) -> str:
     vocabulary = ("hello", "order", "refund", "thanks", "invoice", "login", "déjà", "vu", "🙂")
     return " ".join(rng.choice(vocabulary) for _ in range(n))
@@ -44,7 +49,7 @@ def _custom_attributes(rng: random.Random) -> dict[str, t.Any]:
 
 
 def contact(rng: random.Random, n: int) -> dict[str, t.Any]:
-    contact_id = f"{n:024x}"
+    contact_id = _hex_id(rng)
     return {
         "type": "contact",
         "id": contact_id,
@@ -148,7 +153,7 @@ def conversation(rng: random.Random, n: int, parts: int) -> dict[str, t.Any]:
             "body": f"<p>{_words(rng, 30)}</p>",
             "author": {
                 "type": "user",
-                "id": f"{rng.randrange(10**6):024x}",
+                "id": _hex_id(rng),
                 "name": "Person",
                 "email": "person@example.com",
             },
@@ -169,9 +174,7 @@ def conversation(rng: random.Random, n: int, parts: int) -> dict[str, t.Any]:
         },
         "contacts": {
             "type": "contact.list",
-            "contacts": [
-                {"type": "contact", "id": f"{rng.randrange(10**6):024x}", "external_id": None}
-            ],
+            "contacts": [{"type": "contact", "id": _hex_id(rng), "external_id": None}],
         },
         "teammates": {"type": "admin.list", "teammates": [{"type": "admin", "id": "991267"}]},
         "custom_attributes": _custom_attributes(rng),

@@ -141,7 +141,7 @@ def test_contacts_with_custom_attributes_and_lists(database: Path) -> None:
     ]
     assert rows(
         database, "SELECT json_extract(custom_attributes, '$.plan') FROM contacts ORDER BY id"
-    ) == [(c["custom_attributes"]["plan"],) for c in contacts]
+    ) == [(c["custom_attributes"]["plan"],) for c in sorted(contacts, key=lambda c: c["id"])]
     with opened(database) as store:
         rebuilt = prune(store.read_records("contacts"))
         assert rebuilt == {json.dumps([c["id"]]): prune(c) for c in contacts}
