@@ -8,6 +8,7 @@ incremental streams write state between pages.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,7 +46,6 @@ class IntercomStream(Stream):
         self._timestamp_plan = build_plan(self.schema)
         self._request_lock = threading.Lock()
         self.requests = 0
-        self._reported_error = False
         self.progress = Progress(self.name, self.logger)
 
     @property
@@ -120,7 +120,6 @@ class IntercomStream(Stream):
         except IntercomError as exc:
             # The tap reports it in one line when the run ends; see TapIntercom.invoke.
             exc.stream = exc.stream or self.name
-            self._reported_error = True
             raise
         if context is None:
             self.progress.done(self.requests)
@@ -130,8 +129,11 @@ class IntercomStream(Stream):
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        if self._reported_error and message.startswith("An unhandled error occurred"):
-            # A known API failure: the tap's single closing line says it better.
+        if message.startswith("An unhandled error occurred") and isinstance(
+            sys.exc_info()[1], IntercomError
+        ):
+            # A known API failure, in this stream or in a child stream synced inside it: the
+            # tap's single closing line says it better.
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 
