@@ -224,3 +224,18 @@ def test_a_token_with_a_line_break_fails_cleanly(server: FakeIntercom, tmp_path:
     assert_clean(result)
     assert "access_token" in result.stderr
     assert server.seen == []
+
+
+def test_a_failure_in_a_child_stream_ends_in_one_clear_line(
+    server: FakeIntercom, tmp_path: Path
+) -> None:
+    server.routes["/contacts/search"] = Route(
+        200, json.dumps({"type": "list", "data": [{"id": "c1", "updated_at": 1}]})
+    )
+    server.routes["/contacts/c1/notes"] = Route(502, "<html>Bad Gateway</html>", "text/html")
+    config = base_config(server, max_retries=1)
+    result = run_cli(tmp_path, config, ["contacts", "notes"], level="INFO")
+    assert result.code != 0
+    assert_clean(result)
+    assert len(error_lines(result)) == 1, result.stderr
+    assert "stream 'notes'" in error_lines(result)[0]

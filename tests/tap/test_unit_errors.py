@@ -322,3 +322,26 @@ def test_token_never_logged_on_search_and_hydration_paths(
     texts += [captured.out, captured.err, debug_logs.text]
     texts += [repr(r.args) for r in debug_logs.records]
     assert_no_token(*texts)
+
+
+def test_a_known_failure_in_a_child_stream_logs_no_error_before_the_closing_line(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The CLI ends a known API failure with one ERROR line (TapIntercom.invoke); a failure in
+    notes (a child of contacts) must not add the SDK's 'unhandled error' line of the parent."""
+    api.post(f"{API}/contacts/search", json={"data": [{"id": "c1", "updated_at": NOW - 5}]})
+    api.get(f"{API}/contacts/c1/notes", status_code=500, text="<html>oops</html>")
+    with caplog.at_level(logging.INFO):
+        exc, _ = run_tap_failing(["contacts", "notes"], config=make_config(max_retries=1))
+    assert isinstance(exc, RetriesExhausted)
+    assert getattr(exc, "stream", None) == "notes"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_known_failure_logs_no_error_before_the_closing_line(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.get(f"{API}/admins", status_code=401, json=UNAUTHORIZED)
+    with caplog.at_level(logging.INFO):
+        run_tap_failing(["admins"])
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
