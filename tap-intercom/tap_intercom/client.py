@@ -190,5 +190,12 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.ConnectionError):
+        # The host and port only (never a query string or credentials), so that an
+        # unreachable api_url or region is named.
+        request = getattr(exc, "request", None)
+        parts = urlsplit(getattr(request, "url", None) or "")
+        if parts.hostname:
+            where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+            return f"could not connect to {where}"
         return "connection failed"
     return str(exc) or type(exc).__name__
