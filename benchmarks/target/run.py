@@ -41,6 +41,7 @@ class Result(t.NamedTuple):
     records: int
     conversations: int
     seconds: float
+    cpu_seconds: float  # user + system of the CLI process in the same run
     max_rss_mb: float
 
 
@@ -52,13 +53,20 @@ def _cli() -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _run_cli(singer_file: Path, folder: Path, config: dict[str, t.Any]) -> tuple[float, float]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_cli(
+    singer_file: Path, folder: Path, config: dict[str, t.Any]
+) -> tuple[float, float, float]:
     database = folder / "archive.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     config_file = folder / "config.json"
     config_file.write_text(json.dumps({"database": str(database), **config}))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     with singer_file.open() as stdin:
         done = subprocess.run(
             [*_cli(), "--config", str(config_file)],
@@ -67,13 +75,13 @@ def _run_cli(singer_file: Path, folder: Path, config: dict[str, t.Any]) -> tuple
             text=True,
             check=False,
         )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     if not done.stdout.strip():
         raise RuntimeError("the target emitted no state")
     max_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, max_rss_mb
+    return seconds, cpu, max_rss_mb
 
 
 def _count(folder: Path, table: str) -> int:
@@ -153,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     inputs = _inputs(args.contacts, args.conversations, args.parts)
+    load_before = os.getloadavg()
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -160,19 +169,21 @@ def main(argv: list[str] | None = None) -> None:
         empty.write_text("")
         startup = min(_run_cli_allow_empty(empty, folder) for _ in range(args.repeat))
         for name, (singer_file, records, conversations) in inputs.items():
-            best, rss = float("inf"), 0.0
+            best, best_cpu, rss = float("inf"), float("inf"), 0.0
             for _ in range(args.repeat):
-                seconds, rss = _run_cli(singer_file, folder, {})
-                best = min(best, seconds)
+                seconds, cpu, rss = _run_cli(singer_file, folder, {})
+                if seconds < best:
+                    best, best_cpu = seconds, cpu
             table = "contacts" if conversations == 0 else "conversation_parts"
             expected = records if conversations == 0 else records - conversations
             assert _count(folder, table) == expected, f"{table}: rows missing"
-            results.append(Result(name, records, conversations, best, rss))
+            results.append(Result(name, records, conversations, best, best_cpu, rss))
             print(f"{name}: {records} records in {best:.2f} s", file=sys.stderr)
     profiles = {}
     if args.profile:
         profiles = {name: _profile(path) for name, (path, _r, _c) in inputs.items()}
-    args.results.write_text(_report(results, startup, profiles))
+    load = os.getloadavg()
+    args.results.write_text(_report(results, startup, profiles, load_before, load))
     print(args.results.read_text())
 
 
@@ -187,7 +198,13 @@ def _run_cli_allow_empty(singer_file: Path, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def _report(results: list[Result], startup: float, profiles: dict[str, str]) -> str:
+def _report(
+    results: list[Result],
+    startup: float,
+    profiles: dict[str, str],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> str:
     rows = []
     for r in results:
         rate = r.records / r.seconds
@@ -201,8 +218,8 @@ def _report(results: list[Result], startup: float, profiles: dict[str, str]) -> 
             goal, conv = f"{CONTACTS_GOAL:,} records/s", "-"
             met = "yes" if rate >= CONTACTS_GOAL else "no"
         rows.append(
-            f"| {r.name} | {r.records:,} | {r.seconds:.2f} | {rate:,.0f} | {net:,.0f} | {conv} "
-            f"| {r.max_rss_mb:,.0f} | {goal} | {met} |"
+            f"| {r.name} | {r.records:,} | {r.seconds:.2f} | {r.cpu_seconds:.2f} | {rate:,.0f} "
+            f"| {net:,.0f} | {conv} | {r.max_rss_mb:,.0f} | {goal} | {met} |"
         )
     machine = (
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -215,11 +232,14 @@ def _report(results: list[Result], startup: float, profiles: dict[str, str]) -> 
         "",
         f"Machine: {machine}. Record validation on. CLI start-up alone: {startup:.2f} s.",
         "Wall clock of the whole CLI run (best of the repeats), fresh archive each run;",
-        "'net' leaves the start-up out. Max RSS is the largest child process so far.",
+        "'net' leaves the start-up out; 'CPU s' is user + system time of that run (above",
+        "the wall time when both cores work). Max RSS is the largest child process so far.",
+        f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}: on",
+        "a shared machine other work slows the wall clock.",
         "",
-        "| input | records | seconds | records/s | net records/s | conversations/s "
+        "| input | records | seconds | CPU s | records/s | net records/s | conversations/s "
         "| max RSS MB | goal | met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]

@@ -36,6 +36,7 @@ COLUMNS = "_archive_columns"
 RAW = "_archive_raw"
 STATE = "_archive_state"
 RESERVED_PREFIXES = ("_archive_", "sqlite_")
+DEFAULT_COMPRESSION_LEVEL = 1
 
 ROOT_META = (
     "_sdc_id",
@@ -190,7 +191,7 @@ class ArchiveStore:
         path: str,
         *,
         busy_timeout_seconds: float = 30.0,
-        compression_level: int = 6,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
     ) -> None:
         if path != ":memory:":
             FsPath(path).parent.mkdir(parents=True, exist_ok=True)
