@@ -97,9 +97,12 @@ class SearchStream(IntercomStream):
         self._save(window)
         self._flush_state()
         seen_cursors: set[str] = set()
+        # Only the first request of a resumed window carries a cursor saved by an earlier run.
+        saved_cursor = window.cursor is not None
         skipped_old = 0
         while True:
-            body = self._search_page(window)
+            body = self._search_page(window, saved_cursor=saved_cursor)
+            saved_cursor = False
             if self.progress.total is None and isinstance(body.get("total_count"), int):
                 self.progress.total = body["total_count"]
                 self.logger.info(
@@ -138,12 +141,15 @@ class SearchStream(IntercomStream):
         self._save(None, bookmark=window.end)
         self._flush_state()
 
-    def _search_page(self, window: Window) -> dict[str, Any]:
+    def _search_page(self, window: Window, *, saved_cursor: bool = False) -> dict[str, Any]:
         body = search.search_body(self.query(window), per_page=self.page_size, cursor=window.cursor)
         try:
             return self.post(self.search_path, body)
         except IntercomError as exc:
-            if window.cursor is None or exc.status != 400:
+            # A cursor Intercom has just given is not restarted: the restarted pass would meet
+            # it again, stop on it as repeated and close the window unread. The run stops; the
+            # next one resumes from the saved cursor, and may restart from there.
+            if not saved_cursor or window.cursor is None or exc.status != 400:
                 raise
         # A stored cursor Intercom no longer accepts: read the window again from its start.
         self.logger.warning("%s: the saved cursor was refused; restarting the window", self.name)
