@@ -11,7 +11,16 @@ from typing import Any
 import requests_mock
 
 from tap_intercom import search
-from tests.tap.conftest import API, NOW, FakeClock, json_bodies, make_config, run_tap
+from tap_intercom.errors import IntercomError
+from tests.tap.conftest import (
+    API,
+    NOW,
+    FakeClock,
+    json_bodies,
+    make_config,
+    run_tap,
+    run_tap_failing,
+)
 
 
 def ticket(tid: str, updated_at: int, parts: int, total: int | None = None) -> dict[str, Any]:
@@ -232,3 +241,56 @@ def test_with_a_rate_count_hydration_runs_concurrently(clock: FakeClock) -> None
     overlap = Overlap(wait=5.0, headers=rate)  # returns as soon as a second request is in
     overlap.run()
     assert overlap.most > 1
+
+
+def test_forbidden_conversation_attributes_keep_the_rest_without_activate_version(
+    api: requests_mock.Mocker,
+) -> None:
+    api.get(f"{API}/data_attributes", json={"data": [{"name": "email"}]})
+    api.get(
+        f"{API}/conversations/attributes",
+        status_code=403,
+        json={"errors": [{"code": "forbidden", "message": "required scope (read_conversations)"}]},
+    )
+    run = run_tap(["data_attributes"])
+    assert [r["model"] for r in run.records("data_attributes")] == ["contact", "company"]
+    assert run.of("ACTIVATE_VERSION") == []
+    assert "data_attributes" not in run.tap.skipped
+
+
+def test_a_refused_fresh_cursor_stops_the_run_without_closing_the_window(
+    api: requests_mock.Mocker,
+) -> None:
+    """Only a cursor saved by an earlier run is read again from the window's start when
+    refused. A 400 on a cursor Intercom has just given used to restart the window too; the
+    restarted pass then met that cursor again, stopped on it as 'repeated', and closed the
+    window (bookmark at its end) without reading anything past the first page."""
+    api.post(
+        f"{API}/conversations/search",
+        [
+            {
+                "json": {
+                    "conversations": [{"id": "1", "updated_at": NOW - 9}],
+                    "pages": {"next": {"starting_after": "fresh"}},
+                }
+            },
+            {"status_code": 400, "json": {"errors": [{"code": "bad_request", "message": "no"}]}},
+            {
+                "json": {
+                    "conversations": [{"id": "1", "updated_at": NOW - 9}],
+                    "pages": {"next": {"starting_after": "fresh"}},
+                }
+            },
+        ],
+    )
+    api.get(f"{API}/conversations/1", json={"id": "1", "updated_at": NOW - 9})
+    exc, stdout = run_tap_failing(["conversations"])
+    assert isinstance(exc, IntercomError)
+    assert exc.status == 400
+    bodies = json_bodies(api, "/conversations/search")
+    assert [b["pagination"].get("starting_after") for b in bodies] == [None, "fresh"]
+    states = [m["value"] for m in map(json.loads, stdout.splitlines()) if m["type"] == "STATE"]
+    last = states[-1]["bookmarks"]["conversations"]
+    assert last["cursor"] == "fresh"
+    assert last["window_end"] is not None
+    assert last["replication_key_value"] is None
