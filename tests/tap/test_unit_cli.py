@@ -239,3 +239,21 @@ def test_a_failure_in_a_child_stream_ends_in_one_clear_line(
     assert_clean(result)
     assert len(error_lines(result)) == 1, result.stderr
     assert "stream 'notes'" in error_lines(result)[0]
+
+
+def test_discover_needs_no_token_and_sends_nothing(server: FakeIntercom, tmp_path: Path) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps({"api_url": server.url}))
+    proc = subprocess.run(
+        [str(TAP), "--config", str(config_path), "--discover"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    catalog = json.loads(proc.stdout)
+    names = {entry["tap_stream_id"] for entry in catalog["streams"]}
+    assert {"admins", "conversations", "conversation_parts", "contacts", "companies"} <= names
+    assert len(names) == 18
+    assert server.seen == []
