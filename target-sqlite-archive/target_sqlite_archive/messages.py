@@ -12,6 +12,7 @@ import json
 import json.decoder
 import json.scanner
 import re
+import sqlite3
 import typing as t
 from collections import Counter
 from json.decoder import JSONDecodeError
@@ -156,6 +157,7 @@ class RawRecordReader(SingerReader):
     """The SDK's line reader, remembering the raw text of the last RECORD's `record`."""
 
     raw_record: str | None = None
+    line_number = 0  # of the line being processed, from 1
 
     @override
     def process_lines(
@@ -167,17 +169,23 @@ class RawRecordReader(SingerReader):
         stats: t.Counter[str] = Counter()
         deserialize = self.deserialize_json
         get_callback = callbacks.get
-        for line in file_input or self.default_input:
-            message = deserialize(line)
-            message_type = message.get("type")
-            if message_type is None:
-                self.assert_line_requires(message, requires={"type"})
-            callback = get_callback(message_type)  # type: ignore[arg-type]
-            if callback is None:
-                self._process_unknown_message(message)
-            else:
-                callback(message)
-            stats[message_type] += 1  # type: ignore[index]
+        self.line_number = 0
+        try:
+            for line in file_input or self.default_input:
+                self.line_number += 1
+                message = deserialize(line)
+                message_type = message.get("type")
+                if message_type is None:
+                    self.assert_line_requires(message, requires={"type"})
+                callback = get_callback(message_type)  # type: ignore[arg-type]
+                if callback is None:
+                    self._process_unknown_message(message)
+                else:
+                    callback(message)
+                stats[message_type] += 1  # type: ignore[index]
+        except Exception as exc:
+            _name_the_line(exc, self.line_number)
+            raise
         return stats
 
     @override
@@ -185,6 +193,20 @@ class RawRecordReader(SingerReader):
         try:
             message, self.raw_record = split_message(line)
         except JSONDecodeError as exc:
-            msg = f"Unable to parse line as JSON: {line[:200]!r}"
-            raise InvalidInputLine(msg) from exc
+            # Never the line itself: it holds customer data (the SDK logs it whole).
+            msg = (
+                f"Input line {self.line_number} is not valid JSON: {exc.msg} (character {exc.pos})"
+            )
+            raise InvalidInputLine(msg) from None
         return message
+
+
+def _name_the_line(exc: BaseException, number: int) -> None:
+    """Put the input line's number in front of the error's message (what the CLI logs).
+
+    SQLite's errors are left alone: they are about the archive, not the line at which a
+    background commit happened to report them."""
+    if isinstance(exc, sqlite3.Error) or not exc.args or not isinstance(exc.args[0], str):
+        return
+    if not exc.args[0].startswith("Input line "):
+        exc.args = (f"Input line {number}: {exc.args[0]}", *exc.args[1:])

@@ -12,6 +12,7 @@ from typing_extensions import override
 from target_sqlite_archive.committer import StreamBatch
 from target_sqlite_archive.normalize import ChildRows, TablePlan, build_plan, dumps, normalize
 from target_sqlite_archive.store import Entry, canonical_sha, new_row_id, utc_now
+from target_sqlite_archive.validate import InvalidValue, Validate, compile_validator
 
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -40,6 +41,21 @@ class FastValidator(BaseJSONSchemaValidator):
             raise InvalidRecord(exc.message, record) from exc
 
 
+class CompiledValidator(BaseJSONSchemaValidator):
+    """Validation by `validate.compile_validator`'s generated code (see there why)."""
+
+    def __init__(self, schema: dict[str, t.Any], check: Validate) -> None:
+        super().__init__(schema)
+        self._check = check
+
+    @override
+    def validate(self, record: dict[str, t.Any]) -> None:
+        try:
+            self._check(record)
+        except InvalidValue as exc:
+            raise InvalidRecord(str(exc), record) from exc
+
+
 class ArchiveSink(Sink):
     """Holds a stream's pending records; the target writes every sink in one transaction."""
 
@@ -60,7 +76,11 @@ class ArchiveSink(Sink):
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        return FastValidator(self.schema) if self.validate_schema else None
+        if not self.validate_schema:
+            return None
+        check = compile_validator(self.schema)
+        # Schemas beyond the compiled subset are validated by fastjsonschema, in full.
+        return CompiledValidator(self.schema, check) if check else FastValidator(self.schema)
 
     @property
     @override
