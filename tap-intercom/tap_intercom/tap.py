@@ -83,6 +83,24 @@ class TapIntercom(Tap):
         if validate_config:
             _ = self.settings  # fail on a bad setting before the first request
 
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema checks, without the bad value when that value is the token.
+
+        jsonschema's messages quote the value: a token handed over wrapped in an object or a
+        list (as some secret stores do) would be printed whole.
+        """
+        token = self._config.get("access_token")
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigValidationError(
+                str(exc),
+                errors=[_without_secret(error, token) for error in exc.errors],
+                schema=exc.schema,
+            ) from None
+        return [_without_secret(error, token) for error in errors]
+
     @cached_property
     def settings(self) -> Settings:
         try:
@@ -136,3 +154,12 @@ class TapIntercom(Tap):
             where = f" in stream '{exc.stream}'" if exc.stream else ""
             cls.logger.error("The sync stopped%s: %s", where, exc)
             sys.exit(1)
+
+
+def _without_secret(message: str, secret: object) -> str:
+    """A config error message with the value of a non-string token (and its parts) left out."""
+    if secret is None or isinstance(secret, str):
+        return message  # a string token is never quoted: its schema type matches
+    if "access_token" in message:
+        return "config['access_token'] must be a string (the value is not shown)"
+    return message

@@ -307,6 +307,12 @@ class PartsStream(IntercomStream):
             self._running_counter.flush()
 
     @override
+    def _write_state_message(self) -> None:
+        # The SDK would write the whole tap state after every parent record's child sync; parts
+        # have no state of their own, and the parent writes it after every page.
+        return
+
+    @override
     def _write_schema_message(self) -> None:
         # The SDK syncs a child once per parent record; one SCHEMA message is enough.
         if not self._schema_sent:
