@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
 
 # Margin after the announced reset before a new window is assumed: the reset header has
 # whole-second precision and the server's clock is not ours.
@@ -42,6 +43,9 @@ class RateBudget:
         self._uncounted = 0
         # True once the announced window has passed and a full new one is assumed.
         self._assumed_fresh = False
+        # Server clock minus ours, from the Date header: X-RateLimit-Reset is the server's time,
+        # and a machine whose clock runs ahead would otherwise send into a spent window.
+        self._skew = 0.0
         self.waited_seconds = 0.0
         self.waits = 0
 
@@ -53,6 +57,7 @@ class RateBudget:
         return int(self._limit * self._headroom) if self._limit else 0
 
     def _may_send(self, now: float) -> bool:
+        now += self._skew
         if self._limit is None or self._remaining is None:
             # Before the first answer the budget is unknown: probe with one request at a time.
             return self._in_flight == 0
@@ -74,7 +79,7 @@ class RateBudget:
                 if self._limit is None or self._remaining is None:
                     self._cond.wait(timeout=1.0)
                     continue
-                pause = max(self._reset_at + RESET_MARGIN_SECONDS - now, 0.01)
+                pause = max(self._reset_at + RESET_MARGIN_SECONDS - now - self._skew, 0.01)
                 if self._in_flight:
                     # Answers in flight may bring news of the window sooner than the reset.
                     pause = min(pause, 0.05)
@@ -94,6 +99,7 @@ class RateBudget:
             self._cond.notify_all()
 
     def _update(self, headers: Mapping[str, str], *, rate_limited: bool) -> None:
+        self._note_server_time(headers.get("Date"))
         try:
             limit = int(headers["X-RateLimit-Limit"])
             remaining = int(headers["X-RateLimit-Remaining"])
@@ -123,3 +129,15 @@ class RateBudget:
         # Otherwise the answer is about a window that is over (an older one, or the one a
         # fresh window was assumed to replace): its count says nothing about the current one,
         # and taking it would hold the budget shut with nothing in flight to reopen it.
+
+    def _note_server_time(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            server_now = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        # The header has whole seconds (the server's time is up to 1 s later than it says):
+        # only a clear difference counts, and the estimate errs towards waiting longer.
+        skew = server_now - self._clock()
+        self._skew = skew if abs(skew) > 1.5 else 0.0
