@@ -9,8 +9,10 @@ ahead of the data, and a killed run loses at most the batches not yet committed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
+import sqlite3
 import time
 import typing as t
 
@@ -185,6 +187,17 @@ class TargetSqliteArchive(Target):
             compression_level=self._compression_level,
         )
 
+    @contextlib.contextmanager
+    def _archive_errors(self) -> t.Iterator[None]:
+        # SQLite's own words ("database is locked") do not say which file or what to do.
+        try:
+            yield
+        except sqlite3.Error as exc:
+            _explain_archive_error(
+                exc, self.config["database"], float(self.config.get("busy_timeout_seconds", 30))
+            )
+            raise
+
     @property
     def committer(self) -> Committer:
         """The writer; the archive is opened on first commit (so `--about` creates no file)."""
@@ -282,7 +295,8 @@ class TargetSqliteArchive(Target):
     def process_endofpipe(self) -> None:
         self.commit()
         if self._committer is not None:
-            self._committer.close()
+            with self._archive_errors():
+                self._committer.close()
             self._committer = None
         for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
             sink.clean_up()
@@ -331,7 +345,8 @@ class TargetSqliteArchive(Target):
         )
         self._committing = True
         try:
-            self.committer.submit(job)
+            with self._archive_errors():
+                self.committer.submit(job)
         finally:
             self._committing = False
         # Sinks replaced by a schema change are empty now: they are done.
@@ -342,3 +357,29 @@ class TargetSqliteArchive(Target):
         self._first_pending_at = None
         if new_state:
             self._handed_over_state = state
+
+
+def _explain_archive_error(exc: sqlite3.Error, database: str, busy_timeout: float) -> None:
+    """Name the archive and what to do in front of SQLite's message (what the CLI logs)."""
+    if not exc.args or not isinstance(exc.args[0], str):
+        return
+    message = exc.args[0]
+    if message.startswith("Archive "):
+        return
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        advice = (
+            f"Another connection held its write lock longer than busy_timeout_seconds="
+            f"{busy_timeout:g}: stop the other writer or raise busy_timeout_seconds."
+        )
+    elif "full" in lowered or "disk i/o" in lowered:
+        advice = "The disk holding it may be full or failing: free space and run again."
+    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        advice = "It or its folder cannot be written (a read-only file system or permissions)."
+    else:
+        advice = "See SQLite's message."
+    exc.args = (
+        f"Archive {database}: {message}. {advice} Everything committed before is intact; "
+        "nothing after the last state passed on was committed.",
+        *exc.args[1:],
+    )

@@ -39,9 +39,13 @@ def _state(value: Any) -> str:
 
 
 def run_target(
-    database: Path, lines: list[str], env: dict[str, str] | None = None, **config: Any
+    database: Path,
+    lines: list[str],
+    env: dict[str, str] | None = None,
+    config_dir: Path | None = None,
+    **config: Any,
 ) -> subprocess.CompletedProcess[str]:
-    config_path = database.parent / "target-config.json"
+    config_path = (config_dir or database.parent) / "target-config.json"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps({"database": str(database), **config}))
     return subprocess.run(
