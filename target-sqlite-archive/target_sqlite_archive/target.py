@@ -81,8 +81,8 @@ class TargetSqliteArchive(Target):
             th.BooleanType,
             default=True,
             title="Validate Records",
-            description="Validate each record against its stream's schema (compiled with "
-            "fastjsonschema; formats are not checked).",
+            description="Validate each record against its stream's schema (compiled to Python "
+            "for the usual keywords, fastjsonschema for others; formats are not checked).",
         ),
         th.Property(
             "process_activate_version_messages",
