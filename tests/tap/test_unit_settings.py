@@ -161,3 +161,22 @@ def test_start_date_forms(value: str, expected: datetime.datetime) -> None:
 
 def test_version_tuple_orders_numerically() -> None:
     assert version_tuple("2.9") < version_tuple("2.16")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param({"value": TOKEN}, id="object"),
+        pytest.param([TOKEN], id="list"),
+        pytest.param(735_112_987_654, id="number"),
+    ],
+)
+def test_a_token_of_the_wrong_type_is_not_echoed(token: Any) -> None:
+    """The SDK's JSON-schema message quotes the bad value: for a token handed over wrapped in
+    an object (as some secret stores do) that is the token itself."""
+    with pytest.raises(ConfigValidationError) as caught:
+        TapIntercom(config=make_config(access_token=token))
+    text = " ".join(caught.value.errors)
+    assert "access_token" in text
+    assert TOKEN not in text
+    assert "735112987654" not in text
