@@ -104,7 +104,8 @@ class IntercomClient:
         path = urlsplit(prepared.url or "").path
 
         def log_retry(details: Any) -> None:
-            self.retries += 1
+            with self._lock:
+                self.retries += 1
             LOGGER.warning(
                 "Retrying %s %s in %.1fs (try %d of %d): %s",
                 prepared.method,

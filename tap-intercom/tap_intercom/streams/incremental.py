@@ -100,6 +100,8 @@ class SearchStream(IntercomStream):
         # Only the first request of a resumed window carries a cursor saved by an earlier run.
         saved_cursor = window.cursor is not None
         skipped_old = 0
+        newest = 0  # the highest updated_at read in this window
+        end = window.end
         while True:
             body = self._search_page(window, saved_cursor=saved_cursor)
             saved_cursor = False
@@ -114,6 +116,7 @@ class SearchStream(IntercomStream):
             fresh = search.after_last_id(page, window.last_id)
             in_window = [r for r in fresh if (r.get("updated_at") or 0) >= window.start]
             skipped_old += len(fresh) - len(in_window)
+            newest = max([newest, *(int(r.get("updated_at") or 0) for r in in_window)])
             for record in self.expand(in_window):
                 yield record
                 # Back here, the SDK has written the record: it counts as emitted.
@@ -124,8 +127,15 @@ class SearchStream(IntercomStream):
             if cursor is None:
                 break
             if cursor in seen_cursors:
+                # The rest of the window cannot be paged. Closing it at its end would skip the
+                # unread pages for good: the bookmark stops at the newest record read, so the
+                # next run (from there minus the lookback) reads them.
+                end = max(newest, window.start)
                 self.logger.warning(
-                    "%s: the search repeated a cursor; window ends there", self.name
+                    "%s: the search repeated a cursor; the window closes at %s instead of %s",
+                    self.name,
+                    search.to_iso(end),
+                    search.to_iso(window.end),
                 )
                 break
             seen_cursors.add(cursor)
@@ -138,7 +148,7 @@ class SearchStream(IntercomStream):
                 self.name,
                 skipped_old,
             )
-        self._save(None, bookmark=window.end)
+        self._save(None, bookmark=end)
         self._flush_state()
 
     def _search_page(self, window: Window, *, saved_cursor: bool = False) -> dict[str, Any]:
