@@ -25,7 +25,7 @@ from tap_intercom.settings import version_tuple
 from tap_intercom.timestamps import apply_plan, build_plan
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
     from tap_intercom.client import IntercomClient
     from tap_intercom.tap import TapIntercom
@@ -185,3 +185,22 @@ class FullTableStream(IntercomStream):
         yield from self.list_records()
         if self.pass_complete:
             self._write_activate_version_message(version)
+
+
+class OwnStateStream(IntercomStream):
+    """An incremental stream that writes its own bookmark instead of the SDK's.
+
+    The SDK would advance the bookmark from every record and reject records below it as
+    unsorted; these streams re-read a lookback on purpose and know better when a bookmark is
+    safe to move.
+    """
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        return None
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        return

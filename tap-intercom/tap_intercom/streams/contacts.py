@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -31,7 +30,6 @@ class ContactsStream(SearchStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._executor: ThreadPoolExecutor | None = None
         self._lists_refused: set[str] = set()
 
     def _complete_lists(self, contact: dict[str, Any]) -> dict[str, Any]:
@@ -84,25 +82,11 @@ class ContactsStream(SearchStream):
         if not any(_has_more(record) for record in records):
             yield from records
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._intercom_tap.settings.hydration_workers,
-                thread_name_prefix="contacts-lists",
-            )
-        yield from self._executor.map(self._complete_lists, records)
+        yield from self.workers().map(self._complete_lists, records)
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         return {"contact_id": str(record["id"])}
-
-    @override
-    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        try:
-            yield from super().fetch_records(context)
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
 
 
 def _reference(item: dict[str, Any], kind: str) -> dict[str, Any]:

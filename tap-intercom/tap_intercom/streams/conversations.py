@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_intercom import search
-from tap_intercom.streams.base import IntercomStream
+from tap_intercom.streams.base import OwnStateStream
 from tap_intercom.streams.incremental import HydratedSearchStream, PartsStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.helpers.types import Context
 
 
 class ConversationsStream(HydratedSearchStream):
@@ -56,7 +56,7 @@ class ConversationPartsStream(PartsStream):
     primary_keys: ClassVar[list[str]] = ["conversation_id", "id"]
 
 
-class DeletedConversationsStream(IntercomStream):
+class DeletedConversationsStream(OwnStateStream):
     """Ids of deleted conversations, newest first; each run stops at the known ones.
 
     GET /conversations/deleted pages by number (60 at most) in descending `deleted_at`, so the
@@ -68,16 +68,6 @@ class DeletedConversationsStream(IntercomStream):
     replication_key = "deleted_at"
     min_version = "2.16"
     path = "/conversations/deleted"
-
-    @override
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        return None
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        return
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

@@ -21,13 +21,13 @@ from typing_extensions import override
 from tap_intercom import search
 from tap_intercom.errors import IntercomError, NotFound
 from tap_intercom.search import Window
-from tap_intercom.streams.base import IntercomStream
+from tap_intercom.streams.base import IntercomStream, OwnStateStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 
-class SearchStream(IntercomStream):
+class SearchStream(OwnStateStream):
     """An incremental stream read with POST <search_path>, ascending by updated_at."""
 
     replication_key = search.REPLICATION_KEY
@@ -36,17 +36,18 @@ class SearchStream(IntercomStream):
     #: Contact search compares calendar days, conversations and tickets seconds.
     day_granular: ClassVar[bool] = False
 
-    @override
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        # The window's own end is the signpost; it lives in our state keys.
-        return None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._executor: ThreadPoolExecutor | None = None
 
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        # State is written by the window logic below, page by page.
-        return
+    def workers(self) -> ThreadPoolExecutor:
+        """The stream's pool of `hydration_workers` threads, made on first use."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._intercom_tap.settings.hydration_workers,
+                thread_name_prefix=f"{self.name}-worker",
+            )
+        return self._executor
 
     # State.
 
@@ -83,8 +84,13 @@ class SearchStream(IntercomStream):
             lookback=settings.lookback_seconds,
             now=int(time.time()),
         )
-        for window in windows:
-            yield from self._read_window(window)
+        try:
+            for window in windows:
+                yield from self._read_window(window)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
 
     def _read_window(self, window: Window) -> Iterator[dict[str, Any]]:
         self.logger.info(
@@ -187,7 +193,6 @@ class HydratedSearchStream(SearchStream):
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.missing = 0
         self.truncated = 0
-        self._executor: ThreadPoolExecutor | None = None
 
     def item_params(self) -> dict[str, Any]:
         return {}
@@ -203,13 +208,8 @@ class HydratedSearchStream(SearchStream):
 
     @override
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._intercom_tap.settings.hydration_workers,
-                thread_name_prefix=f"hydrate-{self.name}",
-            )
         hydrate: Callable[[dict[str, Any]], dict[str, Any] | None] = self._hydrate
-        for listed, full in zip(records, self._executor.map(hydrate, records), strict=True):
+        for listed, full in zip(records, self.workers().map(hydrate, records), strict=True):
             if full is None:
                 # Deleted since it was listed: nothing to emit, counted for the summary.
                 self.missing += 1
@@ -244,12 +244,7 @@ class HydratedSearchStream(SearchStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        try:
-            yield from super().fetch_records(context)
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+        yield from super().fetch_records(context)
         for child in self.child_streams:
             if isinstance(child, PartsStream):
                 child.flush_metrics()
