@@ -66,7 +66,8 @@ def render(text: str) -> str:
         )
         if not pattern.search(text):
             sys.exit(f"README.md lacks the markers for {plugin}")
-        text = pattern.sub(lambda m, p=plugin: m.group(1) + table(p) + "\n" + m.group(2), text)
+        rendered = table(plugin).replace("\\", "\\\\")
+        text = pattern.sub(rf"\g<1>{rendered}\n\g<2>", text)
     return text
 
 
