@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -78,3 +79,35 @@ def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
     assert set(range(stored["s"] + 1)) <= committed_ids
     # No record beyond the next batch boundary: at most one batch in flight was lost.
     assert committed_ids == set(range(len(committed_ids)))
+
+
+def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> None:
+    database = tmp_path / "archive.sqlite"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"database": str(database), "batch_size_rows": 50}))
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
+    lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50)]
+    lines += [{"type": "STATE", "value": {"s": 49}}]
+    lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50, 80)]
+    lines += [{"type": "STATE", "value": {"s": 79}}]
+    process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+    process.stdin.flush()
+    # The input stays open: only the signal ends the run. The first state says the target
+    # is reading; the 30 records after it are pending when the signal comes.
+    assert json.loads(process.stdout.readline()) == {"s": 49}
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    out, _err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert [json.loads(line) for line in out.splitlines()] == [{"s": 79}]
+    assert rows(database, "SELECT count(*) FROM s") == [(80,)]
