@@ -18,12 +18,10 @@ import json
 import os
 import platform
 import pstats
-import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import typing as t
 from pathlib import Path
 
@@ -53,35 +51,45 @@ def _cli() -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+# Runs the CLI as its own child and reports that run alone: wall seconds, CPU seconds
+# (user + system) and peak RSS, so no other process's figures mix in.
+_MEASURE = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[2:])
+wall = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    json.dump([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024], out)
+sys.exit(done.returncode)
+"""
 
 
 def _run_cli(
-    singer_file: Path, folder: Path, config: dict[str, t.Any]
+    singer_file: Path, folder: Path, config: dict[str, t.Any], *, expect_state: bool = True
 ) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MB) of one CLI run on a fresh archive."""
     database = folder / "archive.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     config_file = folder / "config.json"
     config_file.write_text(json.dumps({"database": str(database), **config}))
-    started, cpu_before = time.perf_counter(), _children_cpu()
+    usage_file = folder / "usage.json"
+    command = [sys.executable, "-c", _MEASURE, str(usage_file), *_cli()]
     with singer_file.open() as stdin:
         done = subprocess.run(
-            [*_cli(), "--config", str(config_file)],
+            [*command, "--config", str(config_file)],
             stdin=stdin,
             capture_output=True,
             text=True,
             check=False,
         )
-    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    if not done.stdout.strip():
+    if expect_state and not done.stdout.strip():
         raise RuntimeError("the target emitted no state")
-    max_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, cpu, max_rss_mb
+    wall, cpu, rss = json.loads(usage_file.read_text())
+    return float(wall), float(cpu), float(rss)
 
 
 def _count(folder: Path, table: str) -> int:
@@ -157,6 +165,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="add a cProfile of each input")
+    parser.add_argument(
+        "--memory-contacts",
+        type=int,
+        default=150_000,
+        help="one more run on this many contacts: peak memory must not grow with the input "
+        "(0 to skip)",
+    )
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
 
@@ -167,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
         empty = folder / "empty.singer"
         empty.write_text("")
-        startup = min(_run_cli_allow_empty(empty, folder) for _ in range(args.repeat))
+        startup = min(
+            _run_cli(empty, folder, {}, expect_state=False)[0] for _ in range(args.repeat)
+        )
         for name, (singer_file, records, conversations) in inputs.items():
             best, best_cpu, rss = float("inf"), float("inf"), 0.0
             for _ in range(args.repeat):
@@ -179,23 +196,19 @@ def main(argv: list[str] | None = None) -> None:
             assert _count(folder, table) == expected, f"{table}: rows missing"
             results.append(Result(name, records, conversations, best, best_cpu, rss))
             print(f"{name}: {records} records in {best:.2f} s", file=sys.stderr)
+        if args.memory_contacts:
+            large = OUT / f"contacts-{args.memory_contacts}.singer"
+            if not large.exists():
+                generate.write_contacts(large, args.memory_contacts)
+            seconds, cpu, rss = _run_cli(large, folder, {})
+            name = "contacts, memory check (one run)"
+            results.append(Result(name, args.memory_contacts, 0, seconds, cpu, rss))
     profiles = {}
     if args.profile:
         profiles = {name: _profile(path) for name, (path, _r, _c) in inputs.items()}
     load = os.getloadavg()
     args.results.write_text(_report(results, startup, profiles, load_before, load))
     print(args.results.read_text())
-
-
-def _run_cli_allow_empty(singer_file: Path, folder: Path) -> float:
-    started = time.perf_counter()
-    config_file = folder / "config.json"
-    config_file.write_text(json.dumps({"database": str(folder / "empty.sqlite")}))
-    with singer_file.open() as stdin:
-        subprocess.run(
-            [*_cli(), "--config", str(config_file)], stdin=stdin, capture_output=True, check=True
-        )
-    return time.perf_counter() - started
 
 
 def _report(
@@ -233,7 +246,7 @@ def _report(
         f"Machine: {machine}. Record validation on. CLI start-up alone: {startup:.2f} s.",
         "Wall clock of the whole CLI run (best of the repeats), fresh archive each run;",
         "'net' leaves the start-up out; 'CPU s' is user + system time of that run (above",
-        "the wall time when both cores work). Max RSS is the largest child process so far.",
+        "the wall time when both cores work); max RSS is that run's peak memory.",
         f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}: on",
         "a shared machine other work slows the wall clock.",
         "",
