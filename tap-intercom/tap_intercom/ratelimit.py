@@ -113,9 +113,11 @@ class RateBudget:
             elif self._remaining is not None:
                 self._uncounted += 1
             return
-        # A 429 that reports calls left in the window came from another limit than this
-        # window (Intercom also limits per workspace): the client's backoff handles it. A 429
-        # with nothing left means the window is spent: wait for its reset.
+        if rate_limited:
+            # Intercom's rule for a 429 is to wait until X-RateLimit-Reset, whatever count the
+            # answer reports (a workspace-wide limit can refuse while the app's window has calls
+            # left): the window is spent.
+            remaining = 0
         self._limit = limit
         if self._remaining is None or reset_at > self._reset_at:
             # A newer window: its count replaces ours.

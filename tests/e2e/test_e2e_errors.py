@@ -70,7 +70,10 @@ def test_a_storm_of_429_5xx_and_broken_bodies_ends_with_complete_data(tmp_path: 
     faults = Faults(
         seed=5, rate_limit_rate=0.10, error_rate=0.05, empty_rate=0.02, truncated_rate=0.02
     )
-    with Emulator(small_spec(), token=TOKEN, scroll_expiry=2.0, faults=faults) as emu:
+    # Every 429 waits for the rate window's reset (5 s on average), as Intercom asks: a small
+    # workspace keeps the storm to a few dozen of them.
+    spec = WorkspaceSpec(seed=8, contacts=80, conversations=50, tickets=10, companies=20)
+    with Emulator(spec, token=TOKEN, scroll_expiry=2.0, faults=faults) as emu:
         run = run_tap(tmp_path, tap_config(emu, max_retries=12), env=DEBUG)
         assert run.returncode == 0, run.stderr[-3000:]
         _assert_complete(emu, run)
@@ -78,7 +81,7 @@ def test_a_storm_of_429_5xx_and_broken_bodies_ends_with_complete_data(tmp_path: 
         parts = {str(p["conversation_id"]) for p in run.records["conversation_parts"]}
         assert parts == set(map(str, truth["conversation_parts"]))
         stats = emu.stats()
-        assert stats["rate_limited"] > 5
+        assert stats["rate_limited"] >= 3
         assert "Retrying" in run.stderr
         _assert_token_absent(run)
 

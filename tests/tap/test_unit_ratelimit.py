@@ -109,14 +109,17 @@ def test_429_counts_as_a_spent_window() -> None:
     assert clock.now >= NOW + 10 + RESET_MARGIN_SECONDS
 
 
-def test_429_with_calls_left_is_another_limit_not_a_spent_window() -> None:
-    """Intercom also limits per workspace: a 429 whose headers still report calls left in the
-    app's window is left to the client's backoff (commit 0bc74b4) instead of waiting for it."""
+def test_429_with_calls_left_still_waits_for_the_reset() -> None:
+    """Intercom's documented rule: after a 429 wait until X-RateLimit-Reset, even when the
+    answer reports calls left (a workspace-wide limit refused, not the app's window)."""
     clock = StrictClock()
     budget = budget_with(clock, 0.05, remaining=900, reset=NOW + 10, limit=1000)
     budget.acquire()
     budget.release(headers(remaining=500, reset=NOW + 10, limit=1000), rate_limited=True)
-    assert sends_before_blocking(budget, clock) == 500 - 50
+    assert sends_before_blocking(budget, clock) == 0
+    clock.allow_sleep = True
+    budget.acquire()
+    assert clock.now >= NOW + 10 + RESET_MARGIN_SECONDS
 
 
 def test_429_without_headers_waits_ten_seconds() -> None:
