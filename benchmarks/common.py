@@ -260,10 +260,100 @@ def machine() -> dict[str, str]:
         "sqlite": sqlite3.sqlite_version,
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": _git_commit(),
     }
+
+
+def _git_commit() -> str:
+    """The commit measured, with '+ uncommitted changes' when the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "tap-intercom",
+                "target-sqlite-archive",
+                "tests/emulator",
+                "benchmarks",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head} + uncommitted changes" if dirty else head or "unknown"
 
 
 def write_json(path: Path, value: t.Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=1, sort_keys=True, default=str))
     return path
+
+
+# --------------------------------------------------------------------------- rate windows
+class StatsSampler(threading.Thread):
+    """Polls the emulator's request count while a run goes on: `(unix time, total)` samples,
+    from which `window_counts` recovers the requests of each fixed 10-second window."""
+
+    def __init__(self, emulator: EmulatorProcess, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.emulator = emulator
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            before = time.time()
+            total = int(self.emulator.stats()["total"])
+            self.samples.append(((before + time.time()) / 2, total))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> list[tuple[float, int]]:
+        self._stop_event.set()
+        self.join()
+        return self.samples
+
+
+def window_counts(
+    samples: list[tuple[float, int]], window: float = 10.0
+) -> tuple[list[int], int, int]:
+    """Requests in each window the run covered from start to end, the number of windows it
+    touched at all, and the requests in the partial first and last windows.
+
+    A window is full when requests were already counted before it began and still came after
+    it ended. Its count is the total at the last sample before its end minus the total at
+    the last sample before its start (the tap spends a window's budget at its start and then
+    waits, so samples near the boundaries are quiet).
+    """
+    if not samples:
+        return [], 0, 0
+    final = samples[-1][1]
+    started = next((ts for ts, total in samples if total > 0), None)
+    finished = next((ts for ts, total in samples if total >= final), None)
+    if started is None or finished is None or final == 0:
+        return [], 0, 0
+
+    def total_before(moment: float) -> int:
+        value = 0
+        for ts, total in samples:
+            if ts >= moment:
+                break
+            value = total
+        return value
+
+    first_window = int(started // window) + 1
+    last_window = int(finished // window)  # exclusive: the window `finished` falls into
+    counts = [
+        total_before((w + 1) * window) - total_before(w * window)
+        for w in range(first_window, last_window)
+    ]
+    touched = int(finished // window) - int(started // window) + 1
+    return counts, touched, final - sum(counts)

@@ -93,3 +93,16 @@ def test_figures_go_between_the_markers(tmp_path: Path) -> None:
     assert "old" not in text
     assert text.startswith("# B\n\nintro")
     assert text.rstrip().endswith("notes")
+
+
+def test_window_counts_keep_only_the_windows_the_run_covered() -> None:
+    from benchmarks.common import window_counts
+
+    # Requests start at t=103 and end at t=131: 167 in each of the windows 110 and 120.
+    samples = [(100.0, 0), (103.5, 20), (109.9, 90), (111.0, 200), (119.9, 257)]
+    samples += [(121.0, 400), (129.9, 424), (130.5, 450), (131.5, 460), (135.0, 460)]
+    full, touched, partial = window_counts(samples)
+    assert full == [167, 167]
+    assert touched == 4
+    assert partial == 460 - 334
+    assert window_counts([]) == ([], 0, 0)
