@@ -192,7 +192,7 @@ class TargetSqliteArchive(Target):
         # SQLite's own words ("database is locked") do not say which file or what to do.
         try:
             yield
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             _explain_archive_error(
                 exc, self.config["database"], float(self.config.get("busy_timeout_seconds", 30))
             )
@@ -359,11 +359,15 @@ class TargetSqliteArchive(Target):
             self._handed_over_state = state
 
 
-def _explain_archive_error(exc: sqlite3.Error, database: str, busy_timeout: float) -> None:
-    """Name the archive and what to do in front of SQLite's message (what the CLI logs)."""
-    if not exc.args or not isinstance(exc.args[0], str):
+def _explain_archive_error(exc: BaseException, database: str, busy_timeout: float) -> None:
+    """Name the archive and what to do in front of the error's message (what the CLI logs:
+    SQLite's own words do not say which file, and an OSError's first argument is a number)."""
+    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
+        message = str(exc)
+    elif exc.args and isinstance(exc.args[0], str):
+        message = exc.args[0]
+    else:
         return
-    message = exc.args[0]
     if message.startswith("Archive "):
         return
     lowered = message.lower()
@@ -374,12 +378,15 @@ def _explain_archive_error(exc: sqlite3.Error, database: str, busy_timeout: floa
         )
     elif "full" in lowered or "disk i/o" in lowered:
         advice = "The disk holding it may be full or failing: free space and run again."
-    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+    elif any(w in lowered for w in ("readonly", "read-only", "unable to open", "permission")):
         advice = "It or its folder cannot be written (a read-only file system or permissions)."
+    elif "exists" in lowered or "not a directory" in lowered or "no such file" in lowered:
+        advice = "Its folder cannot be created there: check the database setting."
     else:
-        advice = "See SQLite's message."
-    exc.args = (
+        advice = "See the message."
+    text = (
         f"Archive {database}: {message}. {advice} Everything committed before is intact; "
-        "nothing after the last state passed on was committed.",
-        *exc.args[1:],
+        "nothing after the last state passed on was committed."
     )
+    # An OSError's further arguments would be read as (errno, strerror): keep only the text.
+    exc.args = (text,) if isinstance(exc, OSError) else (text, *exc.args[1:])
