@@ -125,6 +125,7 @@ class Run:
     seconds: float
     max_rss_mb: float
     returncode: int
+    cpu_seconds: float = 0.0  # user + system time of the child itself
     records: dict[str, int] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)
     state: dict[str, t.Any] | None = None
@@ -221,6 +222,7 @@ def run_measured(
         seconds=seconds,
         max_rss_mb=usage.ru_maxrss / 1024,
         returncode=proc.returncode,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         stderr_tail=tail,
     )
     if reader is not None:

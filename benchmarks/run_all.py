@@ -164,6 +164,7 @@ def _summarise_tap_runs(runs: list[taps.TapRun], truth: dict[str, t.Any]) -> dic
         "total_records": chosen[-1].run.total_records,
         "missing": missing,
         "max_rss_mb": max(r.run.max_rss_mb for r in chosen),
+        "cpu_seconds": median(r.run.cpu_seconds for r in chosen),
     }
 
 
@@ -281,10 +282,20 @@ def target_throughput(sizes: Sizes, peers: bool) -> dict[str, t.Any]:
             sizes.target_conversations,
         ),
     }
+    conversations_input = files["conversations + parts"][0]
+    files["start-up (schemas only)"] = (targets.startup_file(conversations_input), 0, 0)
     log(f"target throughput: {', '.join(which)} x {sizes.target_repeat}")
     runs = targets.throughput(files, sizes.target_repeat, which)
+    startup = {
+        program: median(
+            r.run.seconds for r in runs if r.input.startswith("start-up") and r.program == program
+        )
+        for program in which
+    }
     table: dict[str, dict[str, t.Any]] = {}
     for name in files:
+        if name.startswith("start-up"):
+            continue
         table[name] = {}
         for program in which:
             mine = [r for r in runs if r.input == name and r.program == program]
@@ -297,6 +308,9 @@ def target_throughput(sizes: Sizes, peers: bool) -> dict[str, t.Any]:
                 "all_seconds": [round(r.run.seconds, 2) for r in mine],
                 "records": records,
                 "records_per_s": records / secs,
+                "net_records_per_s": records / max(secs - startup[program], 1e-6),
+                "startup_seconds": startup[program],
+                "cpu_seconds": median(r.run.cpu_seconds for r in good) if good else float("nan"),
                 "conversations_per_s": conversations / secs if conversations else None,
                 "max_rss_mb": max(r.run.max_rss_mb for r in mine),
                 "error": "" if good else mine[0].run.stderr_tail[-600:],
@@ -467,17 +481,19 @@ def _full_sync_section(full: dict[str, t.Any], sizes: Sizes) -> list[str]:
         "Wall time of the whole process (start-up included), median of the runs; "
         "requests as the emulator counted them.",
         "",
-        "| latency | program | runs | wall s (median) | all runs s | requests | 429s | records "
-        "| missed vs truth | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| latency | program | runs | wall s (median) | all runs s | requests | requests/s "
+        "| 429s | records | missed vs truth | CPU s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for latency, entry in full["latencies"].items():
         for program, s in entry.items():
             missed = sum(s["missing"].values())
             lines.append(
                 f"| {latency} ms | {program} | {s['runs']} | {_fmt(s['seconds'])} "
-                f"| {s['all_seconds']} | {s['requests']:,.0f} | {s['rate_limited']} "
-                f"| {s['total_records']:,} | {missed} | {s['max_rss_mb']:.0f} |"
+                f"| {s['all_seconds']} | {s['requests']:,.0f} "
+                f"| {s['requests'] / s['seconds']:.1f} | {s['rate_limited']} "
+                f"| {s['total_records']:,} | {missed} | {_fmt(s['cpu_seconds'])} "
+                f"| {s['max_rss_mb']:.0f} |"
             )
     first: dict[str, t.Any] = next(iter(full["latencies"].values()), {})
     ours_records = first.get("ours", {}).get("records", {})
@@ -577,11 +593,13 @@ def _target_section(tgt: dict[str, t.Any]) -> list[str]:
         "`target-sqlite-archive`; dlt: `dlt_load.py` (dlt's SQLAlchemy destination on SQLite, "
         "merge on the key properties, nested lists into child tables); sdk-sqlite: the "
         "singer-sdk 0.54.9 sample `meltano-target-sqlite` (installed from the sdk's sdist, "
-        "it is not on PyPI). Whole process wall time incl. start-up, median.",
+        "it is not on PyPI). Whole process wall time incl. start-up, median; 'start-up' is the "
+        "median run on the file's SCHEMA messages alone, 'net' leaves it out; CPU is the "
+        "child's user + system time.",
         "",
         "| input | program | records | wall s (median) | all runs s | records/s "
-        "| conversations/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| conversations/s | start-up s | net records/s | CPU s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, programs in tgt["inputs"].items():
         for program, s in programs.items():
@@ -590,7 +608,8 @@ def _target_section(tgt: dict[str, t.Any]) -> list[str]:
             lines.append(
                 f"| {name} | {program}{note} | {s['records']:,} | {_fmt(s['seconds'], 2)} "
                 f"| {s['all_seconds']} | {_fmt(s['records_per_s'], 0)} | {conv} "
-                f"| {s['max_rss_mb']:.0f} |"
+                f"| {_fmt(s['startup_seconds'], 2)} | {_fmt(s['net_records_per_s'], 0)} "
+                f"| {_fmt(s['cpu_seconds'], 2)} | {s['max_rss_mb']:.0f} |"
             )
     lines.append("")
     return lines

@@ -62,6 +62,17 @@ def conversations_file(count: int, parts: int) -> Path:
     return path
 
 
+def startup_file(source: Path) -> Path:
+    """The SCHEMA messages of `source` alone: a run on it is the program's fixed cost."""
+    path = source.with_name(f"startup-{source.name}")
+    if not path.exists():
+        with source.open("rb") as lines, path.open("wb") as out:
+            for raw in lines:
+                if b'"SCHEMA"' in raw[:40]:
+                    out.write(raw)
+    return path
+
+
 def programs() -> dict[str, bool]:
     """Which target programs can run here."""
     return {
