@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 
 from tests.emulator import Emulator, Faults
 from tests.reliability.pipeline import run_pipeline, small_spec, tap_config, target_config
+from tests.reliability.test_faults import one_second_windows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -65,9 +67,11 @@ class Meltano:
             "tap-intercom",
             "target-sqlite-archive",
         ]
+        started = time.monotonic()
         done = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
         )
+        print(f"\nmeltano run {suffix}: exit {done.returncode}, {time.monotonic() - started:.1f}s")
         self.outputs += [done.stdout, done.stderr]
         return done
 
@@ -171,8 +175,9 @@ def _error_paths(meltano: Meltano, debug: bool) -> list[str]:
 
 
 def test_the_token_appears_nowhere_at_debug_level_on_success_and_every_error_path(
-    meltano: Meltano,
+    meltano: Meltano, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    one_second_windows(monkeypatch)  # each 429 waits for the window's reset
     # Success, through 429s, 5xx and broken bodies (their retries are logged).
     faults = Faults(
         seed=9,
