@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -641,6 +642,8 @@ def _memory_section(mem: dict[str, t.Any]) -> list[str]:
 def update_benchmarks_md(text: str, path: Path) -> None:
     """Replace the figures between the markers; the hand-written parts stay."""
     body = text.split("\n", 2)[2] if text.startswith("# ") else text
+    # One level deeper: the figures sit under the page's own "## Latest figures".
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in body.splitlines())
     block = f"{MARK_START}\n{body.strip()}\n{MARK_END}"
     current = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
     if MARK_START in current and MARK_END in current:
@@ -658,7 +661,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-update", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument(
+        "--from-json", type=Path, help="re-render a saved report.json (no benchmark is run)"
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        info = saved["info"]
+        fields = dict(info["sizes"])
+        fields["latencies"] = tuple(fields["latencies"])
+        fields["peer_repeat"] = {int(k): v for k, v in fields["peer_repeat"].items()}
+        text = report(saved["results"], Sizes(**fields), info)
+        if not args.no_update:
+            update_benchmarks_md(text, ROOT / "BENCHMARKS.md")
+        print(text)
+        return 0
     sizes = QUICK if args.quick else FULL
     if args.out is not None:
         os.environ["BENCHMARKS_OUT"] = str(args.out.resolve())

@@ -60,6 +60,8 @@ def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
     ):
         assert heading in report
     results = json.loads((out / "report.json").read_text())["results"]
+    rerender = ["--from-json", str(out / "report.json"), "--no-update"]
+    assert run_all.main(rerender) == 0
 
     full = results["full_sync"]["latencies"]["5"]["ours"]
     assert full["failed"] == 0
