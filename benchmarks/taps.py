@@ -92,16 +92,24 @@ def our_config(url: str, folder: Path, **extra: t.Any) -> Path:
     return path
 
 
+_DISCOVERED: list[str] = []
+
+
 def our_catalog(url: str, folder: Path, streams: t.Iterable[str]) -> Path:
     """`--discover`, then select exactly `streams` (every field of them)."""
     wanted = set(streams)
-    config = our_config(url, folder)
-    text = subprocess.run(
-        [str(VENV_BIN / "tap-intercom"), "--config", str(config), "--discover"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    if not _DISCOVERED:
+        # Discovery makes no request (the catalog is the same for every workspace): once.
+        config = our_config(url, folder)
+        _DISCOVERED.append(
+            subprocess.run(
+                [str(VENV_BIN / "tap-intercom"), "--config", str(config), "--discover"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+    text = _DISCOVERED[0]
     catalog = json.loads(text)
     for stream in catalog["streams"]:
         selected = stream["tap_stream_id"] in wanted
