@@ -186,7 +186,8 @@ def run_measured(
 ) -> Run:
     """Run `argv`, reading its Singer stdout; wall time and the child's own peak RSS (wait4)."""
     stdin_file = stdin.open("rb") if stdin is not None else subprocess.DEVNULL
-    err_path = out_dir() / "logs" / f"stderr-{os.getpid()}-{time.monotonic_ns()}.log"
+    program = Path(argv[1] if argv[0].endswith("python") else argv[0]).stem
+    err_path = out_dir() / "logs" / f"{time.strftime('%H%M%S')}-{program}-{time.monotonic_ns()}.log"
     err_path.parent.mkdir(parents=True, exist_ok=True)
     with err_path.open("wb") as err:
         started = time.perf_counter()

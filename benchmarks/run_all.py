@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import typing as t
@@ -680,6 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         os.environ["BENCHMARKS_OUT"] = str(args.out.resolve())
     args.out = out_dir()
+    shutil.rmtree(args.out / "logs", ignore_errors=True)  # stderr of this run's children only
     peers = not args.skip_peers and taps.peer_available()
     if not args.skip_peers and not peers:
         log("peer tap venv missing (benchmarks/.venv-peer-tap): peers skipped")
