@@ -26,7 +26,8 @@ import typing as t
 from pathlib import Path
 
 from benchmarks.target import generate
-from target_sqlite_archive import committer
+from target_sqlite_archive import committer, writer
+from target_sqlite_archive.store import ArchiveStore
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parents[1] / "benchmarks" / "out" / "target"
@@ -111,29 +112,17 @@ def _inputs(contacts: int, conversations: int, parts: int) -> dict[str, tuple[Pa
     }
 
 
-class _Done:
-    def __init__(self, value: t.Any) -> None:
-        self.value = value
-
-    def result(self) -> t.Any:
-        return self.value
-
-
-class _Inline:
-    """Stands in for the zlib thread pool: runs the compression where it is called."""
-
-    def submit(self, fn: t.Callable[..., t.Any], *args: t.Any) -> _Done:
-        return _Done(fn(*args))
-
-    def shutdown(self) -> None:
-        pass
+_PROFILE_WRITER: dict[str, t.Any] = {}
 
 
 def _inline_submit(self: committer.Committer, job: committer.Job) -> None:
-    # cProfile sees only the thread it runs in: the profile runs the writer's and the
-    # compressor's work inline, so every cost appears in one single-threaded profile.
-    self._zlib = _Inline()  # type: ignore[assignment]
-    self._commit(job)
+    # cProfile sees only its own process: the profile does the writer process's work inline,
+    # so every cost appears in one single-process profile.
+    if "store" not in _PROFILE_WRITER:
+        _PROFILE_WRITER["store"] = ArchiveStore(self._settings.database)
+        _PROFILE_WRITER["plans"] = {}
+    message = self._message(job)
+    writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], message)
 
 
 def _profile(singer_file: Path, top: int = 22) -> str:
@@ -151,6 +140,8 @@ def _profile(singer_file: Path, top: int = 22) -> str:
                 profiler.disable()
     finally:
         committer.Committer.submit = original  # type: ignore[method-assign]
+        if "store" in _PROFILE_WRITER:
+            _PROFILE_WRITER.pop("store").close()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
     lines = text.getvalue().splitlines()

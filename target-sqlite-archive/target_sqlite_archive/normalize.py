@@ -85,6 +85,8 @@ class TablePlan:
     flatten: Flatten = field(default=lambda _obj: ([], ()))
     # Unambiguous label of this table inside the record, mixed into child row ids.
     label: str = ""
+    # The stream schema the plan was built from (on the root plan): rebuilds it elsewhere.
+    schema: dict[str, t.Any] | None = None
 
     def walk(self) -> t.Iterator[TablePlan]:
         """This plan and every descendant, parents first."""
@@ -145,7 +147,7 @@ def classify(schema: t.Any) -> str:
 
 def build_plan(schema: dict[str, t.Any]) -> TablePlan:
     """Compile a stream's schema into the plan of its root table and all child tables."""
-    root = TablePlan(path=(), rel_path=(), columns=[], label="[]")
+    root = TablePlan(path=(), rel_path=(), columns=[], label="[]", schema=schema)
     root.node = _compile_object(root, schema, ())
     for table in root.walk():
         table.flatten = _compile_flatten(table)

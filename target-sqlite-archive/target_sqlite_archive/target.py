@@ -23,11 +23,11 @@ from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_sqlite_archive.committer import Committer, Job
+from target_sqlite_archive.committer import Committer, Job, StoreSettings
 from target_sqlite_archive.messages import RawRecordReader
 from target_sqlite_archive.normalize import dumps
 from target_sqlite_archive.sink import ArchiveSink
-from target_sqlite_archive.store import DEFAULT_COMPRESSION_LEVEL, ArchiveStore
+from target_sqlite_archive.store import DEFAULT_COMPRESSION_LEVEL
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -180,13 +180,6 @@ class TargetSqliteArchive(Target):
         if errors:
             raise ConfigValidationError("Unsupported settings", errors=errors)
 
-    def _open_store(self) -> ArchiveStore:
-        return ArchiveStore(
-            self.config["database"],
-            busy_timeout_seconds=float(self.config.get("busy_timeout_seconds", 30)),
-            compression_level=self._compression_level,
-        )
-
     @contextlib.contextmanager
     def _archive_errors(self) -> t.Iterator[None]:
         # SQLite's own words ("database is locked") do not say which file or what to do.
@@ -202,7 +195,12 @@ class TargetSqliteArchive(Target):
     def committer(self) -> Committer:
         """The writer; the archive is opened on first commit (so `--about` creates no file)."""
         if self._committer is None:
-            self._committer = Committer(self._open_store, self.logger, self._compression_level)
+            settings = StoreSettings(
+                self.config["database"],
+                float(self.config.get("busy_timeout_seconds", 30)),
+                self._compression_level,
+            )
+            self._committer = Committer(settings, self.logger)
         return self._committer
 
     def _received_at(self) -> str:
@@ -245,6 +243,8 @@ class TargetSqliteArchive(Target):
             self._finish_handed_over()
             raise
         self._pending_records += 1
+        if self._pending_records % 1024 == 0 and self._committer is not None:
+            self._committer.poll()  # pass on the state of a batch committed meanwhile
         now = time.monotonic()
         if self._first_pending_at is None:
             self._first_pending_at = now
@@ -261,6 +261,8 @@ class TargetSqliteArchive(Target):
         if state == self._latest_state:
             return
         self._latest_state = state
+        if self._committer is not None:
+            self._committer.poll()
         waited = self._first_pending_at is not None and (
             time.monotonic() - self._first_pending_at >= self._wait_seconds
         )
