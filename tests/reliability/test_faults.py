@@ -42,7 +42,7 @@ FAULTS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "truncated",
     ),
     "latency spikes beyond the request timeout": (
-        {"spike_rate": 0.06, "spike_ms": 1500},
+        {"spike_rate": 0.1, "spike_ms": 1500},
         {"request_timeout": 1, "max_retries": 10},
         "",  # not counted by the emulator: the tap's timed-out retries are
     ),
@@ -77,7 +77,10 @@ def test_a_fault_storm_ends_with_the_archive_equal_to_the_truth(
     assert first.ok, first.describe()
     stats = emulator.stats()
     if counter:
-        assert stats["faults"].get(counter, 0) >= (10 if counter == "rate_limit" else 3), stats
+        # Counted over all the broken-body kinds: each alone is too rare to bound safely.
+        kinds = ("empty", "truncated", "short_read") if counter == "truncated" else (counter,)
+        seen = sum(stats["faults"].get(kind, 0) for kind in kinds)
+        assert seen >= (10 if counter in ("rate_limit", "truncated") else 3), stats
     else:
         assert first.tap_stderr.count("timed out") >= 2, first.tap_stderr[-3000:]
     assert "Retrying" in first.tap_stderr
@@ -146,17 +149,21 @@ def test_changes_hidden_by_search_index_lag_reach_the_archive_once_the_index_cat
     assert first.ok, first.describe()
     assert_archive_is_truth(database, emulator)
 
-    emulator.configure(search_lag=3.0)
+    lag = 8.0  # longer than the lagged run takes, even on a loaded machine
+    emulator.configure(search_lag=lag)
     emulator.workspace.update("contacts", count=5)
     emulator.workspace.update("conversations", count=4)
     emulator.workspace.create("conversations", count=2)
     emulator.workspace.update("tickets", count=2)
+    changed_at = time.monotonic()
     lagged = run_pipeline(tmp_path, tap_cfg, target_cfg, state=first.state)
+    assert time.monotonic() - changed_at < lag, "the lagged run outlasted the lag"
     assert lagged.ok, lagged.describe()
     # The search did not show the changes yet: this run could not have archived them.
     assert any("conversations" in p or "contacts" in p for p in _differences(database, emulator))
 
-    time.sleep(3.2)  # the index catches up; the lookback window re-reads the lagged changes
+    # The index catches up; the lookback window re-reads the lagged changes.
+    time.sleep(max(0.0, changed_at + lag + 0.3 - time.monotonic()))
     caught_up = run_pipeline(tmp_path, tap_cfg, target_cfg, state=lagged.state)
     assert caught_up.ok, caught_up.describe()
     assert_archive_is_truth(database, emulator)
