@@ -200,7 +200,7 @@ def test_the_token_appears_nowhere_at_debug_level_on_success_and_every_error_pat
         # Timeouts: request_timeout is a decimal setting, which Meltano 4 cannot pass on from
         # the environment (it fails serializing a Decimal), so this path runs tap | target
         # directly, at debug level too.
-        emu.set_faults(Faults(seed=10, spike_rate=0.1, spike_ms=1300))
+        emu.set_faults(Faults(seed=10, spike_rate=0.15, spike_ms=1300))
         emu.workspace.update("conversations", count=3)
         timed_out = run_pipeline(
             meltano.root.parent / "direct",
