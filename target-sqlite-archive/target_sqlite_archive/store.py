@@ -192,6 +192,7 @@ class ArchiveStore:
         *,
         busy_timeout_seconds: float = 30.0,
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+        autocheckpoint: bool = True,
     ) -> None:
         if path != ":memory:":
             FsPath(path).parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +207,9 @@ class ArchiveStore:
         # In WAL mode NORMAL loses no committed transaction on a process crash (only on power
         # loss), and spares an fsync per commit.
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        if not autocheckpoint:
+            # The caller checkpoints when it would otherwise wait (see `checkpoint`).
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.executescript(_META_DDL)
         self.compression_level = compression_level
@@ -215,6 +219,11 @@ class ArchiveStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def checkpoint(self) -> None:
+        """Copy committed pages from the WAL into the database file, without waiting for
+        readers (SQLite's PASSIVE mode)."""
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # -- catalog ------------------------------------------------------------------------
 

@@ -48,13 +48,17 @@ def main() -> None:
                         settings.database,
                         busy_timeout_seconds=settings.busy_timeout_seconds,
                         compression_level=settings.compression_level,
+                        autocheckpoint=False,
                     )
                 marked = commit(store, plans, message)
             except Exception as exc:
-                _reply(send, ("error", exc))
+                _reply(send, ("error", exc))  # the target raises it
                 return
             if not _reply(send, ("ok", marked)):
                 return
+            # Checkpointing after the reply (instead of inside COMMIT, SQLite's default): its
+            # file I/O happens while the target prepares the next batch, not while it waits.
+            store.checkpoint()
     finally:
         if store is not None:
             store.close()
