@@ -3,8 +3,8 @@
 The SDK drains one full sink at a time and emits state only at the end of the input (or
 after minutes). Here every sink is handed over as one transaction whenever one is full or a
 record has waited `batch_wait_seconds`; the latest STATE goes into that same transaction and
-is emitted by the writer only after COMMIT (see committer.py). So a state line never runs
-ahead of the data, and a killed run loses at most the batches not yet committed.
+is emitted only once the writer process reports its COMMIT (see committer.py). So a state
+line never runs ahead of the data, and a killed run loses at most the batches not committed.
 """
 
 from __future__ import annotations
