@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.target.harness import opened, record, rows, run, schema, state
+from target_sqlite_archive.committer import WriterStopped
+from target_sqlite_archive.target import TargetSqliteArchive
+from tests.target.harness import lines, opened, record, rows, run, schema, state
 
 
 def test_a_locked_archive_fails_without_emitting_state(database: Path) -> None:
@@ -45,3 +51,28 @@ def test_invalid_record_stops_the_run_before_its_batch(database: Path) -> None:
     assert rows(database, "SELECT id FROM s") == [(1,)]
     with opened(database) as store:
         assert store.load_state() == {"s": 1}
+
+
+def test_a_killed_writer_process_stops_the_run_with_a_clear_error(database: Path) -> None:
+    target = TargetSqliteArchive(config={"database": str(database), "batch_size_rows": 10})
+    props = {"id": {"type": "integer"}}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        target.process_lines(io.StringIO(lines([schema("s", props), record("s", {"id": 0})])))
+        target.process_lines(io.StringIO(lines([state({"s": 0})])))
+        for n in range(1, 10):
+            target.process_lines(io.StringIO(lines([record("s", {"id": n})])))
+        writer = target.committer._process  # the first batch is in flight
+        assert writer is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        more = [record("s", {"id": n}) for n in range(10, 30)] + [state({"s": 29})]
+        with pytest.raises(WriterStopped, match="writer process stopped"):
+            target.process_lines(io.StringIO(lines(more)))
+    # The first batch's reply never came: its state was not passed on, whether or not the
+    # writer got to COMMIT it before it died (all or nothing).
+    assert out.getvalue() == ""
+    with opened(database) as store:
+        stored = store.load_state()
+        committed = store.conn.execute("SELECT count(*) FROM s").fetchone()[0] if stored else 0
+    assert (stored, committed) in ((None, 0), ({"s": 0}, 10))
