@@ -13,6 +13,7 @@ import gc
 import signal
 import sys
 import typing as t
+import zlib
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.normalize import TablePlan, build_plan
@@ -76,7 +77,12 @@ def commit(store: ArchiveStore, plans: dict[int, TablePlan], message: tuple[t.An
             if schema is not None:
                 plans[key] = build_plan(schema)
             entries = [Entry(r[0], r[1], "", *r[3:]) for r in rows]
-            compressed: list[bytes] = [r[2] for r in rows]
+            # Raw texts come compressed, or as text for the writer to compress (committer.py).
+            level = store.compression_level
+            compressed: list[bytes] = [
+                r[2] if r[2].__class__ is bytes else zlib.compress(r[2].encode(), level)
+                for r in rows
+            ]
             store.write_batch(
                 stream, plans[key], keyed, entries, functools.partial(list, compressed)
             )
