@@ -1,15 +1,16 @@
 """The archive writer process: `python -m target_sqlite_archive.writer` (started by committer.py).
 
-Reads pickled messages on stdin: first the StoreSettings, then one job per message, each
-written in one transaction; after each COMMIT it replies ("ok", rows marked deleted) on
-stdout, or ("error", exception) and stops. It ends when stdin closes: when the target
-finishes, or dies.
+Reads messages on stdin: first the StoreSettings (pickled), then one job per message
+(marshalled), each written in one transaction; after each COMMIT it replies ("ok", rows
+marked deleted) on stdout, or ("error", exception) and stops. It ends when stdin closes: when
+the target finishes, or dies.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
+import marshal
 import signal
 import sys
 import typing as t
@@ -41,10 +42,11 @@ def main() -> None:
     try:
         while True:
             try:
-                message = receive.recv()
+                # Trusted input: our own parent process, over a private pipe.
+                message = marshal.loads(receive.recv_bytes())  # noqa: S302
             except (EOFError, OSError):
                 return  # the target is gone: nothing more will come
-            if message is None:
+            if message is None:  # the target is done
                 return
             try:
                 if store is None:
