@@ -18,7 +18,7 @@ import pytest
 from tap_intercom import search
 from tests.e2e.harness import DEFAULT_STREAMS, tap_command
 from tests.emulator import Emulator
-from tests.reliability.pipeline import TOKEN, small_spec, tap_config
+from tests.reliability.pipeline import TIMED, TOKEN, small_spec, tap_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -137,16 +137,7 @@ def _differences(pg: Postgres, emu: Emulator) -> list[str]:
     truth = emu.truth()
     problems = []
     deleted = {str(k) for k in truth["deleted_conversations"]}
-    for table in (
-        "companies",
-        "contacts",
-        "conversations",
-        "tickets",
-        "segments",
-        "articles",
-        "collections",
-        "help_centers",
-    ):
+    for table in TIMED:
         want = {str(k): search.to_iso(v) for k, v in truth[table].items()}
         have = dict(_live(pg, table, f"id, {_iso('updated_at')}"))
         if want != have:
