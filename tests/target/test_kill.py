@@ -41,17 +41,22 @@ def _feed(pipe: t.IO[str]) -> None:
         pass  # the target was killed, as intended
 
 
-def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
-    database = tmp_path / "archive.sqlite"
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"database": str(database), "batch_size_rows": 500}))
-    process = subprocess.Popen(
+def _start_target(database: Path, *, batch_size_rows: int) -> subprocess.Popen[str]:
+    """The target's CLI on `database`, fed through its stdin, states read from its stdout."""
+    config = database.with_name("config.json")
+    config.write_text(json.dumps({"database": str(database), "batch_size_rows": batch_size_rows}))
+    return subprocess.Popen(
         [sys.executable, "-c", CLI, "--config", str(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
+    database = tmp_path / "archive.sqlite"
+    process = _start_target(database, batch_size_rows=500)
     assert process.stdin is not None
     assert process.stdout is not None
     feeder = threading.Thread(target=_feed, args=(process.stdin,), daemon=True)
@@ -83,15 +88,7 @@ def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
 
 def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> None:
     database = tmp_path / "archive.sqlite"
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"database": str(database), "batch_size_rows": 50}))
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = _start_target(database, batch_size_rows=50)
     assert process.stdin is not None
     assert process.stdout is not None
     schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
