@@ -21,6 +21,7 @@ from benchmarks.common import (
     out_dir,
     run_measured,
 )
+from tests.catalog import select_streams
 
 # The entities singer-io's tap syncs, and the streams of ours that carry them.
 OURS_FOR_PEER = (
@@ -109,13 +110,7 @@ def our_catalog(url: str, folder: Path, streams: t.Iterable[str]) -> Path:
                 check=True,
             ).stdout
         )
-    text = _DISCOVERED[0]
-    catalog = json.loads(text)
-    for stream in catalog["streams"]:
-        selected = stream["tap_stream_id"] in wanted
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = selected
+    catalog = select_streams(json.loads(_DISCOVERED[0]), wanted)
     path = folder / f"ours-catalog-{'-'.join(sorted(wanted))[:80]}.json"
     path.write_text(json.dumps(catalog))
     return path

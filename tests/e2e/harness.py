@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tests.catalog import select_streams
+
 TAP = str(Path(sys.executable).with_name("tap-intercom"))
 DEFAULT_STREAMS = (
     "admins",
@@ -90,12 +92,7 @@ def _write_tmp(name: str, content: dict[str, Any], directory: Path | None = None
 
 
 def catalog_for(api_url: str, streams: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    catalog = json.loads(discovered_catalog(api_url))
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
+    return select_streams(json.loads(discovered_catalog(api_url)), streams)
 
 
 def tap_command(

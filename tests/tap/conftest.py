@@ -7,7 +7,6 @@ replaced by a fake clock, so the whole set runs in seconds and the same way ever
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
@@ -23,6 +22,7 @@ from tap_intercom import client as client_module
 from tap_intercom.ratelimit import RateBudget
 from tap_intercom.streams import incremental
 from tap_intercom.tap import TapIntercom
+from tests.catalog import select_streams
 
 API = "https://intercom.test"
 TOKEN = "tok-UNIT-7f3a9c1e5b"
@@ -54,15 +54,7 @@ def catalog_for(*streams: str) -> dict[str, Any]:
     """The tap's own catalog with exactly `streams` selected."""
     if not _BASE_CATALOG:
         _BASE_CATALOG.update(TapIntercom(config=make_config()).catalog_dict)
-    catalog = copy.deepcopy(_BASE_CATALOG)
-    known = {entry["tap_stream_id"] for entry in catalog["streams"]}
-    unknown = set(streams) - known
-    assert not unknown, f"no such streams: {unknown}"
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
+    return select_streams(_BASE_CATALOG, streams)
 
 
 @dataclass
