@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run_all
+from benchmarks import report, run_all, sections
 
-SMOKE = run_all.Sizes(
+SMOKE = sections.Sizes(
     contacts=40,
     conversations=20,
     companies=10,
@@ -40,14 +40,19 @@ SMOKE = run_all.Sizes(
 @pytest.fixture
 def smoke_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setattr(run_all, "QUICK", SMOKE)
-    monkeypatch.setenv("BENCHMARKS_OUT", str(tmp_path))
+    # Unset, so that only `--out` can point the run (and its child processes) at tmp_path;
+    # monkeypatch restores the variable afterwards.
+    monkeypatch.delenv("BENCHMARKS_OUT", raising=False)
     return tmp_path
 
 
 def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
     out = smoke_sizes
     assert run_all.main(["--quick", "--skip-peers", "--no-update", "--out", str(out)]) == 0
+    # `--out` reached the children: their logs, inputs and work folders are all under it.
     assert os.environ["BENCHMARKS_OUT"] == str(out)
+    assert {"logs", "inputs", "work"} <= {p.name for p in out.iterdir() if p.is_dir()}
+    assert any((out / "logs").iterdir())
     report = (out / "report.md").read_text()
     for heading in (
         "## Goals",
@@ -88,8 +93,8 @@ def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
 
 def test_figures_go_between_the_markers(tmp_path: Path) -> None:
     page = tmp_path / "BENCHMARKS.md"
-    page.write_text(f"# B\n\nintro\n\n{run_all.MARK_START}\nold\n{run_all.MARK_END}\n\nnotes\n")
-    run_all.update_benchmarks_md("# Benchmarks\n\nnew figures\n", page)
+    page.write_text(f"# B\n\nintro\n\n{report.MARK_START}\nold\n{report.MARK_END}\n\nnotes\n")
+    report.update_benchmarks_md("# Benchmarks\n\nnew figures\n", page)
     text = page.read_text()
     assert "new figures" in text
     assert "old" not in text
@@ -108,3 +113,16 @@ def test_window_counts_keep_only_the_windows_the_run_covered() -> None:
     assert touched == 4
     assert partial == 460 - 334
     assert window_counts([]) == ([], 0, 0)
+
+
+def test_goal_text_and_check_come_from_one_number() -> None:
+    from benchmarks import goals
+
+    assert goals.FULL_SYNC_SPEEDUP.text == "≥ 5×"
+    assert goals.RATE_429_SHARE.text == "≤ 1 %"
+    assert goals.RATE_UTILISATION.text == "≥ 90 %"
+    moved = goals.Goal(2.5, at_most=True)
+    assert moved.text == "≤ 2.5×"
+    assert moved.met(2.5)
+    assert not moved.met(2.6)
+    assert goals.Goal(0.9, percent=True).met(0.9)

@@ -1,0 +1,32 @@
+"""The benchmarks' goals (issues 4 and 7): each bound is checked and written from one number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A bound a figure must meet; `met` checks it and `text` says it, so the two never differ."""
+
+    bound: float
+    at_most: bool = False
+    percent: bool = False
+
+    def met(self, value: float) -> bool:
+        return value <= self.bound if self.at_most else value >= self.bound
+
+    @property
+    def text(self) -> str:
+        sign = "≤" if self.at_most else "≥"
+        number = f"{self.bound:.0%}".replace("%", " %") if self.percent else f"{self.bound:g}×"
+        return f"{sign} {number}"
+
+
+FULL_SYNC_LATENCY_MS = 50  # the latency the speed-up goal is set at
+FULL_SYNC_SPEEDUP = Goal(5.0)  # ours against the peer, wall time
+RATE_UTILISATION = Goal(0.90, percent=True)  # requests/s as a share of the limit
+RATE_429_SHARE = Goal(0.01, at_most=True, percent=True)
+TARGET_VS_DLT = Goal(3.0)  # records/s
+MEMORY_GROWTH = Goal(1.5, at_most=True)  # peak RSS at the large size against the small one
+HYDRATION_SPEEDUP = Goal(6.0)  # 8 workers against 1
