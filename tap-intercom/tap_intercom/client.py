@@ -13,8 +13,15 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
-from tap_intercom.errors import RateLimited, RetriableResponse, RetriesExhausted, classify
+from tap_intercom.errors import (
+    IntercomError,
+    RateLimited,
+    RetriableResponse,
+    RetriesExhausted,
+    classify,
+)
 from tap_intercom.ratelimit import RateBudget
 from tap_intercom.settings import Settings
 
@@ -27,6 +34,9 @@ _RETRIABLE = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# Until the API has answered once, a host that cannot be reached is a wrong api_url or region
+# (or no network), not a blip: the first connection gets this long and is not retried.
+FIRST_CONNECT_TIMEOUT = 5.0
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -64,6 +74,8 @@ class IntercomClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
+        #: Whether any response has arrived; until then a failed connection ends the run.
+        self.connected = False
         self.requests_by_path: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.retries = 0
@@ -127,6 +139,7 @@ class IntercomClient:
             backoff.expo,
             _RETRIABLE if replay else RateLimited,
             max_tries=self.settings.max_retries,
+            giveup=self._never_connected,
             factor=0.5,
             max_value=30,
             on_backoff=log_retry,
@@ -136,6 +149,11 @@ class IntercomClient:
         try:
             return sender(prepared, path)
         except _RETRIABLE as exc:
+            if self._never_connected(exc):
+                raise IntercomError(
+                    f"{prepared.method} {path}: {_describe(exc)}; check api_url (or region) "
+                    "and the network"
+                ) from None
             if not replay and not isinstance(exc, RateLimited):
                 raise RetriesExhausted(
                     f"{prepared.method} {path} failed and cannot be replayed: {_describe(exc)}"
@@ -151,8 +169,11 @@ class IntercomClient:
         self.budget.acquire()
         headers = None
         rate_limited = False
+        read = self.settings.request_timeout
+        timeout = (read if self.connected else min(FIRST_CONNECT_TIMEOUT, read), read)
         try:
-            response = self.session.send(prepared, timeout=self.settings.request_timeout)
+            response = self.session.send(prepared, timeout=timeout)
+            self.connected = True
             headers = response.headers
             rate_limited = response.status_code == 429
         finally:
@@ -172,6 +193,9 @@ class IntercomClient:
             raise RetriableResponse(f"HTTP {status} with an empty or truncated body")
         return body
 
+    def _never_connected(self, exc: BaseException) -> bool:
+        return not self.connected and _could_not_connect(exc)
+
     @property
     def request_count(self) -> int:
         return sum(self.requests_by_path.values())
@@ -184,19 +208,34 @@ def _parse_body(response: requests.Response) -> Any:
         return None
 
 
+def _could_not_connect(exc: BaseException) -> bool:
+    """No connection was made at all (refused, unresolvable, no answer to connect): not a
+    connection that broke after it was made."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError)
+    return False
+
+
 def _describe(exc: BaseException | None) -> str:
     """A short reason for a failure; never the request (its headers hold the token)."""
     if exc is None:
         return "unknown error"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"could not connect to {_where(exc)} (no answer to the connection)"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.ConnectionError):
-        # The host and port only (never a query string or credentials), so that an
-        # unreachable api_url or region is named.
-        request = getattr(exc, "request", None)
-        parts = urlsplit(getattr(request, "url", None) or "")
-        if parts.hostname:
-            where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-            return f"could not connect to {where}"
-        return "connection failed"
+        return f"could not connect to {_where(exc)}"
     return str(exc) or type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    # The host and port only (never a query string or credentials), so that an unreachable
+    # api_url or region is named.
+    request = getattr(exc, "request", None)
+    parts = urlsplit(getattr(request, "url", None) or "")
+    if not parts.hostname:
+        return "the API"
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname

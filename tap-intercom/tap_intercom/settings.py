@@ -6,7 +6,9 @@ Pure: nothing here does I/O, so every rule is unit-tested directly.
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -240,3 +242,38 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         user_agent=str(config.get("user_agent") or default_user_agent),
         rate_limit_headroom=_number_in(config, "rate_limit_headroom", 0.05, 0.0, 0.9),
     )
+
+
+def unknown_settings(config: Mapping[str, object], known: Iterable[str]) -> dict[str, str | None]:
+    """Each setting the tap does not know, with the closest known one (or None)."""
+    names = sorted(set(known))
+    return {
+        key: next(iter(difflib.get_close_matches(key, names, n=1)), None)
+        for key in sorted(set(config) - set(names))
+    }
+
+
+def environment_numbers(
+    schema: Mapping[str, object], prefix: str, environ: Mapping[str, str]
+) -> dict[str, int | float]:
+    """Integer and decimal settings read from `<PREFIX><NAME>` variables.
+
+    The SDK passes decimals from the environment on as strings (which then fail the schema
+    check) and raises a traceback on a bad integer; this parses both or names the variable.
+    """
+    properties = schema.get("properties")
+    parsed: dict[str, int | float] = {}
+    for name, spec in (properties if isinstance(properties, dict) else {}).items():
+        types = spec.get("type") if isinstance(spec, dict) else None
+        kinds = set(types) if isinstance(types, list) else {types}
+        variable = prefix + name.upper().replace("-", "_")
+        text = environ.get(variable)
+        if text is None or not kinds & {"integer", "number"}:
+            continue
+        try:
+            parsed[name] = int(text) if "number" not in kinds else float(text)
+        except ValueError:
+            kind = "a decimal number" if "number" in kinds else "a whole number"
+            msg = f"{name}: {variable} must be {kind}, got {text!r}"
+            raise SettingError(msg) from None
+    return parsed

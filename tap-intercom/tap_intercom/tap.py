@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
 from functools import cached_property
 from importlib.metadata import version
 from typing import Any, ClassVar
 
+import click
 from singer_sdk import Stream, Tap
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
     TapCapabilities,
 )
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_intercom import probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.errors import AccessTokenRejected, IntercomError
-from tap_intercom.settings import CONFIG_SCHEMA, SettingError, Settings, validate
+from tap_intercom.settings import (
+    CONFIG_SCHEMA,
+    SettingError,
+    Settings,
+    environment_numbers,
+    unknown_settings,
+    validate,
+)
+from tap_intercom.streams.base import IntercomStream
 from tap_intercom.streams.companies import CompaniesStream
 from tap_intercom.streams.contacts import ContactsStream, EventsStream, NotesStream
 from tap_intercom.streams.conversations import (
@@ -85,21 +101,74 @@ class TapIntercom(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema checks, without the bad value when that value is the token.
+        """The SDK's schema checks, plus a warning per unknown setting naming the closest
+        known one, and without the bad value when that value is the token.
 
         jsonschema's messages quote the value: a token handed over wrapped in an object or a
         list (as some secret stores do) would be printed whole.
         """
         token = self._config.get("access_token")
+        self.append_builtin_config(self.config_jsonschema)
+        # The --about settings list, the SDK's own (stream_maps, flattening_*, ...) included.
+        unknown = unknown_settings(self._config, self.config_jsonschema["properties"])
+        for key, close in unknown.items():
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.logger.warning("Unknown setting '%s' is ignored%s", key, hint)
+
+        def explained(error: str) -> str:
+            error = _without_secret(error, token)
+            missing = re.match(r"'(\w+)' is a required property", error)
+            typo = [k for k, close in unknown.items() if missing and close == missing[1]]
+            return f"{error} (the config has '{typo[0]}': misspelled?)" if typo else error
+
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
             raise ConfigValidationError(
-                str(exc),
-                errors=[_without_secret(error, token) for error in exc.errors],
-                schema=exc.schema,
+                str(exc), errors=[explained(error) for error in exc.errors], schema=exc.schema
             ) from None
-        return [_without_secret(error, token) for error in errors]
+        return [explained(error) for error in errors]
+
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, Any]:
+        """The SDK's reading of TAP_INTERCOM_<NAME> variables, with numbers parsed here.
+
+        The SDK passes a decimal on as a string (which then fails the schema check) and
+        raises a traceback on a bad whole number; a bad value is one line naming the variable.
+        """
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        numeric = {"integer", "number"}
+        others = {
+            name: spec
+            for name, spec in schema["properties"].items()
+            if not numeric & set(_types(spec))
+        }
+        config = parse_environment_config({"properties": others}, cls._env_var_prefix)
+        try:  # after the SDK's call, which loads a .env file into the environment
+            config.update(environment_numbers(schema, cls._env_var_prefix, os.environ))
+        except SettingError as exc:
+            raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
+        return config
+
+    @override
+    def load_state(self, state_dict: dict[str, Any]) -> None:
+        """Start from Meltano's wrapped state too; warn when the bookmarks belong to another
+        tap; stop in one line on a bookmark that is not a date."""
+        start = state.start_state(state_dict, list(self.streams))
+        if start.only_foreign:
+            self.logger.warning(
+                "The state has bookmarks only for streams this tap does not have (%s): "
+                "another tap's state? They are ignored and every stream starts from start_date.",
+                ", ".join(start.foreign),
+            )
+        elif start.foreign:
+            self.logger.info(
+                "The state's bookmarks for unknown streams are ignored: %s",
+                ", ".join(start.foreign),
+            )
+        super().load_state(start.state)
 
     @cached_property
     def settings(self) -> Settings:
@@ -141,6 +210,75 @@ class TapIntercom(Tap):
         else:
             self.logger.info("Run summary: no stream was skipped")
 
+    # `--test`: probe every selected stream.
+
+    def probe_streams(self) -> probe.Outcome:
+        """One cheap request per selected stream (see probe.py); logs what each can read."""
+        selected = [s for s in self.streams.values() if s.selected]
+        planned: list[tuple[str, probe.Probe | str]] = []
+        for stream in selected:
+            reason = stream.unavailable_reason() if isinstance(stream, IntercomStream) else None
+            planned.append((stream.name, reason or probe.probe_for(stream)))
+
+        def send(request: probe.Probe) -> object:
+            return self.client.request(
+                request.method, request.path, params=dict(request.params), json_body=request.body
+            )
+
+        outcome = probe.run(planned, send)
+        for name, why in outcome.streams.items():
+            if why is None:
+                self.logger.info("Test: stream '%s' can be read", name)
+            else:
+                self.logger.warning("Test: stream '%s' cannot be read (%s)", name, why)
+        return outcome
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test` probes each selected stream (of --catalog, else the default selection)
+        instead of syncing a record of each: every missing scope is named, not the first."""
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config = ctx.params.get("config")
+        catalog = ctx.params.get("catalog")
+        try:
+            tap = cls(
+                config=config.config if config else {},
+                catalog=json.load(catalog) if catalog else None,
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
+            )
+            outcome = tap.probe_streams()
+        except IntercomError as exc:
+            cls.logger.error("Test failed: %s", exc)
+            ctx.exit(1)
+        unreadable = outcome.unreadable
+        if unreadable:
+            cls.logger.error(
+                "Test failed: %d of %d selected streams cannot be read: %s",
+                len(unreadable),
+                len(outcome.streams),
+                "; ".join(f"{name} ({why})" for name, why in unreadable.items()),
+            )
+            ctx.exit(1)
+        cls.logger.info(
+            "Test passed: all %d selected streams can be read (%d requests)",
+            len(outcome.streams),
+            outcome.requests,
+        )
+        ctx.exit()
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        for option in command.params:
+            if option.name == "catalog":
+                option.is_eager = True  # read before --test's callback, which needs it
+        return command
+
     @classmethod
     @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
@@ -154,6 +292,14 @@ class TapIntercom(Tap):
             where = f" in stream '{exc.stream}'" if exc.stream else ""
             cls.logger.error("The sync stopped%s: %s", where, exc)
             sys.exit(1)
+        except state.StateError as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(1)
+
+
+def _types(spec: object) -> list[str]:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    return kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
 
 
 def _without_secret(message: str, secret: object) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import requests_mock
+import urllib3
 
 from tap_intercom.errors import AccessTokenRejected, IntercomError, RetriesExhausted
 from tests.tap.conftest import (
@@ -150,11 +151,36 @@ def test_429_waits_for_the_reset_and_succeeds(api: requests_mock.Mocker, clock: 
     ],
 )
 def test_transient_failures_are_retried(api: requests_mock.Mocker, failure: dict[str, Any]) -> None:
-    api.get(f"{API}/admins", [failure, {"json": ADMINS}])
-    run = run_tap(["admins"])
-    assert api.call_count == 2
-    assert [r["id"] for r in run.records("admins")] == ["1"]
+    # After the API has answered once (admins): before that, see the test below.
+    api.get(f"{API}/admins", json=ADMINS)
+    teams = api.get(f"{API}/teams", [failure, {"json": TEAMS}])
+    run = run_tap(["admins", "teams"])
+    assert teams.call_count == 2
+    assert [r["id"] for r in run.records("teams")] == ["9"]
     assert run.tap.client.retries == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ConnectTimeout("no answer"),
+        requests.exceptions.ConnectionError(
+            urllib3.exceptions.MaxRetryError(
+                None, "/admins", urllib3.exceptions.NewConnectionError(None, "refused")
+            )
+        ),
+    ],
+    ids=["connect-timeout", "refused"],
+)
+def test_a_first_request_that_cannot_connect_is_not_retried(
+    api: requests_mock.Mocker, exc: Exception
+) -> None:
+    api.get(f"{API}/admins", exc=exc)
+    caught, _ = run_tap_failing(["admins"])
+    assert api.call_count == 1
+    assert isinstance(caught, IntercomError)
+    assert "could not connect" in str(caught)
+    assert "check api_url" in str(caught)
 
 
 def test_retries_are_bounded_then_a_clear_error(

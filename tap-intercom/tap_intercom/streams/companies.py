@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from typing_extensions import override
 
 from tap_intercom.errors import IntercomError, NotFound, RetriesExhausted, StreamUnavailable
+from tap_intercom.probe import Probe
 from tap_intercom.streams.base import FullTableStream
 
 SCROLL_EXISTS_WAIT_SECONDS = 5.0
@@ -30,6 +31,8 @@ class CompaniesStream(FullTableStream):
     name = "companies"
     path = "/companies/scroll"
     primary_keys: ClassVar[list[str]] = ["id"]
+    # `--test` must not open the app's one scroll: the plain list has the same scope.
+    probe: ClassVar[Probe] = Probe("GET", "/companies", (("per_page", 1),))
 
     def _scroll_page(self, scroll_param: str | None) -> dict[str, Any]:
         params = {"scroll_param": scroll_param} if scroll_param else None

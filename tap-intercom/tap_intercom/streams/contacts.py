@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_intercom.errors import StreamUnavailable
+from tap_intercom.probe import Probe
 from tap_intercom.streams.base import IntercomStream
 from tap_intercom.streams.incremental import SearchStream
 
@@ -122,6 +123,8 @@ class NotesStream(ContactChildStream):
 
     name = "notes"
     primary_keys: ClassVar[list[str]] = ["id"]
+    # A made-up contact: 404 once the token's scope has been checked, 403 without it.
+    probe: ClassVar[Probe] = Probe("GET", "/contacts/0/notes", (("per_page", 1),))
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -142,6 +145,9 @@ class EventsStream(ContactChildStream):
 
     name = "events"
     primary_keys: ClassVar[list[str]] = ["intercom_user_id", "event_name", "created_at"]
+    probe: ClassVar[Probe] = Probe(
+        "GET", "/events", (("type", "user"), ("intercom_user_id", "0"), ("per_page", 1))
+    )
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
