@@ -166,7 +166,9 @@ def test_transient_failures_are_retried(api: requests_mock.Mocker, failure: dict
         requests.exceptions.ConnectTimeout("no answer"),
         requests.exceptions.ConnectionError(
             urllib3.exceptions.MaxRetryError(
-                None, "/admins", urllib3.exceptions.NewConnectionError(None, "refused")
+                None,  # type: ignore[arg-type]  # the pool plays no part here
+                "/admins",
+                urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
             )
         ),
     ],
