@@ -26,7 +26,7 @@ import typing as t
 from pathlib import Path
 
 from benchmarks.target import generate
-from target_sqlite_archive import committer, writer
+from target_sqlite_archive import batch, committer, writer
 from target_sqlite_archive.store import ArchiveStore
 
 HERE = Path(__file__).resolve().parent
@@ -115,14 +115,16 @@ def _inputs(contacts: int, conversations: int, parts: int) -> dict[str, tuple[Pa
 _PROFILE_WRITER: dict[str, t.Any] = {}
 
 
-def _inline_submit(self: committer.Committer, job: committer.Job) -> None:
+def _inline_submit(self: committer.Committer, job: batch.Job) -> None:
     # cProfile sees only its own process: the profile does the writer process's work inline,
     # so every cost appears in one single-process profile.
     if "store" not in _PROFILE_WRITER:
         _PROFILE_WRITER["store"] = ArchiveStore(self._settings.database)
+        _PROFILE_WRITER["sent"] = {}
         _PROFILE_WRITER["plans"] = {}
-    message = self._message(job)
-    writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], message)
+    level = self._settings.compression_level
+    message = batch.encode(job, _PROFILE_WRITER["sent"], level)
+    writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], batch.decode(message, level))
 
 
 def _profile(singer_file: Path, top: int = 22) -> str:

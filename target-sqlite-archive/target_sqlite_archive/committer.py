@@ -23,39 +23,13 @@ import subprocess
 import sys
 import time
 import typing as t
-import zlib
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from target_sqlite_archive.batch import encode
+
 if t.TYPE_CHECKING:
+    from target_sqlite_archive.batch import Job, StoreSettings
     from target_sqlite_archive.normalize import TablePlan
-    from target_sqlite_archive.store import Entry
-
-
-@dataclass(slots=True)
-class StreamBatch:
-    stream: str
-    plan: TablePlan
-    keyed: bool
-    entries: list[Entry]
-
-
-@dataclass(slots=True)
-class Job:
-    """Everything one transaction writes: records, an optional activation, the state."""
-
-    batches: list[StreamBatch] = field(default_factory=list)
-    activate: tuple[str, int] | None = None
-    state: t.Any = None  # the state to save and emit after COMMIT; None: none new
-
-
-@dataclass(frozen=True, slots=True)
-class StoreSettings:
-    """What the writer process needs to open the archive (sent to it, so plain values)."""
-
-    database: str
-    busy_timeout_seconds: float
-    compression_level: int
 
 
 class WriterStopped(RuntimeError):
@@ -63,6 +37,9 @@ class WriterStopped(RuntimeError):
 
 
 class Committer:
+    """The target's end of the writer process: one job in flight, its state emitted after
+    COMMIT."""
+
     def __init__(self, settings: StoreSettings, logger: logging.Logger) -> None:
         self._settings = settings
         self._logger = logger
@@ -80,10 +57,11 @@ class Committer:
         if self._process is None:
             self._start()
         assert self._send is not None
+        message = encode(job, self._plans, self._settings.compression_level)
         try:
             # marshal, not pickle: the rows hold only built-in types, and it dumps them in
             # half the time; both ends are the same interpreter.
-            self._send.send_bytes(marshal.dumps(self._message(job)))
+            self._send.send_bytes(marshal.dumps(message))
         except OSError as exc:
             raise WriterStopped(self._stopped_message()) from exc
         self._in_flight, self._sent_at = job, time.perf_counter()
@@ -96,10 +74,6 @@ class Committer:
         receive = self._receive
         if self._in_flight is not None and receive is not None and receive.poll():
             self._collect()
-
-    def wait(self) -> None:
-        """Return when every submitted job is committed and its state emitted."""
-        self._collect()
 
     def close(self) -> None:
         """Finish the submitted job, then stop the writer."""
@@ -142,24 +116,6 @@ class Committer:
             f"The archive writer process stopped (exit code {code}) before committing the "
             "last batch: see its error above. Everything committed before is intact."
         )
-
-    def _message(self, job: Job) -> tuple[t.Any, ...]:
-        level = self._settings.compression_level
-        batches = []
-        for batch in job.batches:
-            key = id(batch.plan)
-            schema = None
-            if key not in self._plans:
-                self._plans[key] = batch.plan
-                schema = batch.plan.schema
-            # Two raw texts in three are compressed here, the third by the writer: measured on
-            # Intercom shapes, that split leaves the two processes about equally busy.
-            rows = [
-                (e.row_id, e.sha, zlib.compress(e.raw.encode(), level) if n % 3 else e.raw, *e[3:])
-                for n, e in enumerate(batch.entries)
-            ]
-            batches.append((batch.stream, key, schema, batch.keyed, rows))
-        return (batches, job.activate, job.state)
 
     def _collect(self) -> None:
         job, self._in_flight = self._in_flight, None

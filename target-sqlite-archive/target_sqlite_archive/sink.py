@@ -9,9 +9,9 @@ from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord, MissingKeyPr
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, Sink
 from typing_extensions import override
 
-from target_sqlite_archive.committer import StreamBatch
+from target_sqlite_archive.batch import Entry, StreamBatch, canonical_sha, new_row_id, utc_now
 from target_sqlite_archive.normalize import ChildRows, TablePlan, build_plan, dumps, normalize
-from target_sqlite_archive.store import Entry, canonical_sha, new_row_id, utc_now
+from target_sqlite_archive.settings import DEFAULT_BATCH_SIZE_ROWS
 from target_sqlite_archive.validate import InvalidValue, Validate, compile_validator
 
 if t.TYPE_CHECKING:
@@ -59,7 +59,7 @@ class CompiledValidator(BaseJSONSchemaValidator):
 class ArchiveSink(Sink):
     """Holds a stream's pending records; the target writes every sink in one transaction."""
 
-    MAX_SIZE_DEFAULT = 5000
+    MAX_SIZE_DEFAULT = DEFAULT_BATCH_SIZE_ROWS
 
     def __init__(
         self,
@@ -105,8 +105,8 @@ class ArchiveSink(Sink):
                     f"Key Properties: {list(self._keys)}, Record Keys: {list(record)}"
                 )
                 raise MissingKeyPropertiesError(msg)
-        # Normalized here, on the reading thread: the writer thread's Python work would
-        # compete for the GIL with this thread anyway, and the record dict can go at once.
+        # Normalized here, in the reading process, so the record dict can go at once and the
+        # writer process only writes.
         row_id = dumps([record[k] for k in self._keys]) if self._keys else new_row_id()
         children: ChildRows = {}
         values = normalize(self.plan, record, row_id, children)

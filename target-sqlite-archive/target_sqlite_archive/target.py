@@ -1,4 +1,4 @@
-"""TargetSqliteArchive: settings, message handling, and state emitted only after commit.
+"""TargetSqliteArchive: Singer messages in, one job per commit, state emitted only after COMMIT.
 
 The SDK drains one full sink at a time and emits state only at the end of the input (or
 after minutes). Here every sink is handed over as one transaction whenever one is full or a
@@ -17,23 +17,25 @@ import sqlite3
 import time
 import typing as t
 
-from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_sqlite_archive.committer import Committer, Job, StoreSettings
+from target_sqlite_archive.batch import Job, StoreSettings
+from target_sqlite_archive.committer import Committer
+from target_sqlite_archive.errors import explain_archive_error
 from target_sqlite_archive.messages import RawRecordReader
 from target_sqlite_archive.normalize import dumps
+from target_sqlite_archive.settings import CONFIG_SCHEMA, Settings, validate
 from target_sqlite_archive.sink import ArchiveSink
-from target_sqlite_archive.store import DEFAULT_COMPRESSION_LEVEL
 
 if t.TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.sinks import Sink
 
 
 class TargetSqliteArchive(Target):
@@ -52,79 +54,8 @@ class TargetSqliteArchive(Target):
         TargetCapabilities.VALIDATE_RECORDS,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "database",
-            th.StringType,
-            required=True,
-            title="Database",
-            description="Path of the SQLite archive file; it and its folder are created if "
-            "missing.",
-        ),
-        th.Property(
-            "batch_size_rows",
-            th.IntegerType,
-            default=ArchiveSink.MAX_SIZE_DEFAULT,
-            title="Batch Size Rows",
-            description="Records a stream may hold before all pending records of all streams "
-            "are committed in one transaction and the latest state is emitted. Bounds memory.",
-        ),
-        th.Property(
-            "batch_wait_seconds",
-            th.NumberType,
-            default=60,
-            title="Batch Wait Seconds",
-            description="Longest time a received record waits before it is committed (with "
-            "the latest state), even if no batch is full. Checked as messages arrive.",
-        ),
-        th.Property(
-            "validate_records",
-            th.BooleanType,
-            default=True,
-            title="Validate Records",
-            description="Validate each record against its stream's schema (compiled to Python "
-            "for the usual keywords, fastjsonschema for others; formats are not checked).",
-        ),
-        th.Property(
-            "process_activate_version_messages",
-            th.BooleanType,
-            default=True,
-            title="Process ACTIVATE_VERSION Messages",
-            description="On ACTIVATE_VERSION, mark rows of the stream that the new complete "
-            "pass did not send as deleted (`_sdc_deleted_at`); rows are never dropped.",
-        ),
-        th.Property(
-            "raw_compression_level",
-            th.IntegerType,
-            default=DEFAULT_COMPRESSION_LEVEL,
-            title="Raw Compression Level",
-            description="zlib level (0-9) for the raw record versions in `_archive_raw`. The "
-            "default 1 is ~20% cheaper than 6 on Intercom records for ~5% more bytes.",
-        ),
-        th.Property(
-            "busy_timeout_seconds",
-            th.NumberType,
-            default=30,
-            title="Busy Timeout Seconds",
-            description="How long to wait for another connection's write lock on the file.",
-        ),
-        th.Property(
-            "load_method",
-            th.StringType,
-            default="upsert",
-            title="Load Method",
-            description="Only `upsert` (by the stream's key properties; streams without keys "
-            "append). Other SDK load methods are rejected: they would break the archive.",
-        ),
-        th.Property(
-            "add_record_metadata",
-            th.BooleanType,
-            default=False,
-            title="Add Record Metadata",
-            description="Must stay false: the archive records arrival time, table version and "
-            "deletion itself (`_sdc_received_at`, `_sdc_table_version`, `_sdc_deleted_at`).",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
+    _settings: Settings | None = None
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
@@ -139,60 +70,33 @@ class TargetSqliteArchive(Target):
         self._committing = False
         self._clock_ms = -1
         self._clock_text = ""
-        self._wait_seconds = float(self.config.get("batch_wait_seconds", 60))
-        self._compression_level = int(
-            self.config.get("raw_compression_level", DEFAULT_COMPRESSION_LEVEL)
-        )
+        # The state last received, and the sinks by stream (with those a schema change
+        # replaced, until their records are handed over): kept here rather than read from the
+        # SDK's private attributes.
+        self._state: t.Any = None
+        self._sinks: dict[str, ArchiveSink] = {}
+        self._replaced: list[ArchiveSink] = []
+        self._wait_seconds = self.settings.batch_wait_seconds
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings (checked once, on first use)."""
+        if self._settings is None:
+            self._settings = validate(self.config)
+        return self._settings
 
     @override
     def setup_mapper(self) -> None:
         # Checked here, before the SDK's mapper reads the same settings and fails less clearly.
-        self._reject_breaking_options()
+        _ = self.settings
         super().setup_mapper()
-
-    def _reject_breaking_options(self) -> None:
-        errors = []
-        if self.config.get("load_method", "upsert") != "upsert":
-            errors.append(
-                "load_method must be 'upsert': the archive upserts by key properties and keeps "
-                "every version; 'append-only' would duplicate rows and 'overwrite' drop history."
-            )
-        if self.config.get("flattening_enabled"):
-            errors.append(
-                "flattening_enabled is not supported: the archive flattens objects into "
-                "parent__child columns and arrays into child tables itself."
-            )
-        if self.config.get("stream_maps") or self.config.get("stream_map_config"):
-            errors.append(
-                "stream_maps are not supported: the archive keeps records as the tap sent them."
-            )
-        if self.config.get("add_record_metadata"):
-            errors.append(
-                "add_record_metadata must be false: the archive writes _sdc_received_at, "
-                "_sdc_table_version and _sdc_deleted_at itself."
-            )
-        if self.config.get("batch_config"):
-            errors.append("batch_config is not supported: use RECORD messages.")
-        size = self.config.get("batch_size_rows")
-        if size is not None and size < 1:
-            errors.append("batch_size_rows must be at least 1.")
-        if float(self.config.get("batch_wait_seconds", 60)) < 0:
-            errors.append("batch_wait_seconds must not be negative.")
-        level = self.config.get("raw_compression_level", DEFAULT_COMPRESSION_LEVEL)
-        if not 0 <= level <= 9:
-            errors.append("raw_compression_level must be between 0 and 9.")
-        if errors:
-            raise ConfigValidationError("Unsupported settings", errors=errors)
 
     @contextlib.contextmanager
     def _archive_errors(self) -> t.Iterator[None]:
-        # SQLite's own words ("database is locked") do not say which file or what to do.
         try:
             yield
         except (sqlite3.Error, OSError) as exc:
-            _explain_archive_error(
-                exc, self.config["database"], float(self.config.get("busy_timeout_seconds", 30))
-            )
+            explain_archive_error(exc, self.settings.database, self.settings.busy_timeout_seconds)
             raise
 
     @property
@@ -200,9 +104,9 @@ class TargetSqliteArchive(Target):
         """The writer; the archive is opened on first commit (so `--about` creates no file)."""
         if self._committer is None:
             settings = StoreSettings(
-                self.config["database"],
-                float(self.config.get("busy_timeout_seconds", 30)),
-                self._compression_level,
+                self.settings.database,
+                self.settings.busy_timeout_seconds,
+                self.settings.compression_level,
             )
             self._committer = Committer(settings, self.logger)
         return self._committer
@@ -217,22 +121,65 @@ class TargetSqliteArchive(Target):
             )
         return self._clock_text
 
-    # -- messages ---------------------------------------------------------------------------
+    # -- public SDK hooks -------------------------------------------------------------------
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        assert isinstance(sink, ArchiveSink)
+        previous = self._sinks.get(stream_name)
+        if previous is not sink:
+            # A schema change: the old sink's records are handed over with the next commit.
+            if previous is not None:
+                self._replaced.append(previous)
+            self._sinks[stream_name] = sink
+        return sink
+
+    @override
+    def process_endofpipe(self) -> None:
+        self.commit()
+        if self._committer is not None:
+            with self._archive_errors():
+                self._committer.close()
+            self._committer = None
+        for sink in [*self._replaced, *self._sinks.values()]:
+            sink.clean_up()
+        self._replaced = []
+
+    def _sink(self, stream_name: str) -> ArchiveSink:
+        sink = self._sinks.get(stream_name)
+        if sink is None:
+            msg = (
+                f"A record for stream '{stream_name}' was encountered before a corresponding "
+                "schema. Check that the Tap correctly implements the Singer spec."
+            )
+            raise RecordsWithoutSchemaException(msg)
+        return sink
+
+    # -- SDK hooks without a public name --------------------------------------------------------
+    # singer-sdk 0.54 dispatches messages to these private methods (`process_lines` is final
+    # and names them) and has no public hook for a termination signal. They are overridden
+    # here, and only here, so an SDK upgrade is checked in this one section.
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
         # A lean replacement for the SDK's path: no stream maps, no date parsing (the archive
         # stores the text it received), compiled validation, and the raw record text.
-        if "record" not in message_dict or "stream" not in message_dict:
-            self._assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
-        sink = self._sinks_active.get(stream_name)
-        if sink is None:
-            self._assert_sink_exists(stream_name)
-            sink = self._sinks_active[stream_name]
-        assert isinstance(sink, ArchiveSink)
-        record = message_dict["record"]
         reader = self.message_reader
+        if "record" not in message_dict or "stream" not in message_dict:
+            reader.assert_line_requires(message_dict, requires={"stream", "record"})
+        stream_name = message_dict["stream"]
+        sink = self._sink(stream_name)
+        record = message_dict["record"]
         raw = reader.raw_record if isinstance(reader, RawRecordReader) else None
         try:
             sink.accept(
@@ -260,11 +207,11 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
-        self._assert_line_requires(message_dict, requires={"value"})
+        self.message_reader.assert_line_requires(message_dict, requires={"value"})
         state = message_dict["value"]
-        if state == self._latest_state:
+        if state == self._state:
             return
-        self._latest_state = state
+        self._state = state
         if self._committer is not None:
             self._committer.poll()
         waited = self._first_pending_at is not None and (
@@ -277,10 +224,9 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        self.message_reader.assert_line_requires(message_dict, requires={"stream", "version"})
         stream_name = message_dict["stream"]
-        self._assert_sink_exists(stream_name)
-        sink = self._sinks_active[stream_name]
+        sink = self._sink(stream_name)
         if not sink.process_activate_version_messages:
             self.logger.warning(
                 "ACTIVATE_VERSION messages are disabled for '%s'. Ignoring.", stream_name
@@ -298,17 +244,6 @@ class TargetSqliteArchive(Target):
         raise NotImplementedError(msg)
 
     @override
-    def process_endofpipe(self) -> None:
-        self.commit()
-        if self._committer is not None:
-            with self._archive_errors():
-                self._committer.close()
-            self._committer = None
-        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
-            sink.clean_up()
-        self._sinks_to_clear = []
-
-    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.logger.info("Received termination signal %d: committing what is pending", signum)
         # Interrupted while handing over a job, only the jobs already queued are finished: the
@@ -319,6 +254,8 @@ class TargetSqliteArchive(Target):
             if self._committer is not None:
                 self._committer.close()
         finally:
+            # The plugin's handler (it exits), not the SDK target's: that one would drain the
+            # sinks the SDK's way, emitting state without a commit.
             PluginBase._handle_termination(self, signum, frame)
 
     def _finish_handed_over(self) -> None:
@@ -334,12 +271,8 @@ class TargetSqliteArchive(Target):
     def commit(self, activate: tuple[str, int] | None = None) -> None:
         """Hand every pending record of every stream, and the latest state, to the writer as
         one transaction; the writer emits that state after COMMIT."""
-        sinks = [
-            s
-            for s in [*self._sinks_to_clear, *self._sinks_active.values()]
-            if isinstance(s, ArchiveSink) and s.pending
-        ]
-        state = self._latest_state
+        sinks = [s for s in [*self._replaced, *self._sinks.values()] if s.pending]
+        state = self._state
         new_state = state is not None and state != self._handed_over_state
         if not sinks and not new_state and activate is None:
             return
@@ -356,43 +289,10 @@ class TargetSqliteArchive(Target):
         finally:
             self._committing = False
         # Sinks replaced by a schema change are empty now: they are done.
-        for sink in self._sinks_to_clear:
+        for sink in self._replaced:
             sink.clean_up()
-        self._sinks_to_clear = []
+        self._replaced = []
         self._pending_records = 0
         self._first_pending_at = None
         if new_state:
             self._handed_over_state = state
-
-
-def _explain_archive_error(exc: BaseException, database: str, busy_timeout: float) -> None:
-    """Name the archive and what to do in front of the error's message (what the CLI logs:
-    SQLite's own words do not say which file, and an OSError's first argument is a number)."""
-    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
-        message = str(exc)
-    elif exc.args and isinstance(exc.args[0], str):
-        message = exc.args[0]
-    else:
-        return
-    if message.startswith("Archive "):
-        return
-    lowered = message.lower()
-    if "locked" in lowered or "busy" in lowered:
-        advice = (
-            f"Another connection held its write lock longer than busy_timeout_seconds="
-            f"{busy_timeout:g}: stop the other writer or raise busy_timeout_seconds."
-        )
-    elif "full" in lowered or "disk i/o" in lowered:
-        advice = "The disk holding it may be full or failing: free space and run again."
-    elif any(w in lowered for w in ("readonly", "read-only", "unable to open", "permission")):
-        advice = "It or its folder cannot be written (a read-only file system or permissions)."
-    elif "exists" in lowered or "not a directory" in lowered or "no such file" in lowered:
-        advice = "Its folder cannot be created there: check the database setting."
-    else:
-        advice = "See the message."
-    text = (
-        f"Archive {database}: {message}. {advice} Everything committed before is intact; "
-        "nothing after the last state passed on was committed."
-    )
-    # An OSError's further arguments would be read as (errno, strerror): keep only the text.
-    exc.args = (text,) if isinstance(exc, OSError) else (text, *exc.args[1:])

@@ -1,27 +1,26 @@
 """The archive writer process: `python -m target_sqlite_archive.writer` (started by committer.py).
 
 Reads messages on stdin: first the StoreSettings (pickled), then one job per message
-(marshalled), each written in one transaction; after each COMMIT it replies ("ok", rows
-marked deleted) on stdout, or ("error", exception) and stops. It ends when stdin closes: when
-the target finishes, or dies.
+(marshalled, see batch.py), each written in one transaction; after each COMMIT it replies
+("ok", rows marked deleted) on stdout, or ("error", exception) and stops. It ends when stdin
+closes: when the target finishes, or dies.
 """
 
 from __future__ import annotations
 
-import functools
 import gc
 import marshal
 import signal
 import sys
 import typing as t
-import zlib
 from multiprocessing.connection import Connection
 
+from target_sqlite_archive.batch import decode
 from target_sqlite_archive.normalize import TablePlan, build_plan
-from target_sqlite_archive.store import ArchiveStore, Entry
+from target_sqlite_archive.store import ArchiveStore
 
 if t.TYPE_CHECKING:
-    from target_sqlite_archive.committer import StoreSettings
+    from target_sqlite_archive.batch import StoreSettings, WriteJob
 
 
 def main() -> None:
@@ -29,7 +28,7 @@ def main() -> None:
     # to handle; the writer finishes its transaction and ends when its input closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Unpickling a batch makes thousands of acyclic containers: spare the cycle collector.
+    # Unmarshalling a batch makes thousands of acyclic containers: spare the cycle collector.
     gc.set_threshold(50_000, 20, 100)
     receive = Connection(sys.stdin.fileno(), writable=False)
     send = Connection(sys.stdout.fileno(), readable=False)
@@ -53,10 +52,9 @@ def main() -> None:
                     store = ArchiveStore(
                         settings.database,
                         busy_timeout_seconds=settings.busy_timeout_seconds,
-                        compression_level=settings.compression_level,
                         autocheckpoint=False,
                     )
-                marked = commit(store, plans, message)
+                marked = commit(store, plans, decode(message, settings.compression_level))
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
                 return
@@ -70,28 +68,18 @@ def main() -> None:
             store.close()
 
 
-def commit(store: ArchiveStore, plans: dict[int, TablePlan], message: tuple[t.Any, ...]) -> int:
+def commit(store: ArchiveStore, plans: dict[int, TablePlan], job: WriteJob) -> int:
     """Write one job in one transaction; the number of rows ACTIVATE_VERSION marked."""
-    batches, activate, state = message
     marked = 0
     with store.transaction():
-        for stream, key, schema, keyed, rows in batches:
-            if schema is not None:
-                plans[key] = build_plan(schema)
-            entries = [Entry(r[0], r[1], "", *r[3:]) for r in rows]
-            # Raw texts come compressed, or as text for the writer to compress (committer.py).
-            level = store.compression_level
-            compressed: list[bytes] = [
-                r[2] if r[2].__class__ is bytes else zlib.compress(r[2].encode(), level)
-                for r in rows
-            ]
-            store.write_batch(
-                stream, plans[key], keyed, entries, functools.partial(list, compressed)
-            )
-        if activate is not None:
-            marked = store.mark_deleted(*activate)
-        if state is not None:
-            store.save_state(state)
+        for batch in job.batches:
+            if batch.schema is not None:
+                plans[batch.plan_id] = build_plan(batch.schema)
+            store.write_batch(batch.stream, plans[batch.plan_id], batch.keyed, batch.entries)
+        if job.activate is not None:
+            marked = store.mark_deleted(*job.activate)
+        if job.state is not None:
+            store.save_state(job.state)
     return marked
 
 

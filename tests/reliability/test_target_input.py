@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from target_sqlite_archive.store import ArchiveStore
+from target_sqlite_archive.reader import ArchiveReader
 from tests.reliability.pipeline import TARGET, integrity_ok
 
 SECRET_EMAIL = "dana.secret@example.org"
@@ -68,7 +68,7 @@ def _ids(database: Path, table: str = "s") -> list[int]:
 
 
 def _stored_state(database: Path) -> Any:
-    store = ArchiveStore(str(database))
+    store = ArchiveReader(str(database))
     try:
         return store.load_state()
     finally:
@@ -153,7 +153,7 @@ def test_a_10_mb_record_is_stored_whole(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["1"]
     assert integrity_ok(database)
-    store = ArchiveStore(str(database))
+    store = ArchiveReader(str(database))
     try:
         records = store.read_records("big")
         assert records['["1"]' if '["1"]' in records else "[1]"] == nested
@@ -190,7 +190,7 @@ def test_a_schema_change_mid_stream_keeps_every_value(tmp_path: Path) -> None:
     done = run_target(database, lines, batch_size_rows=2)
     assert done.returncode == 0, done.stderr[-2000:]
     assert integrity_ok(database)
-    store = ArchiveStore(str(database))
+    store = ArchiveReader(str(database))
     try:
         records = {json.loads(k)[0]: v for k, v in store.read_records("s").items()}
         raw = {json.loads(r)["id"]: json.loads(r) for _at, r in store.raw_versions("s")}
@@ -254,7 +254,7 @@ def test_awkward_property_names_are_stored_and_read_back(tmp_path: Path) -> None
     done = run_target(database, lines, batch_size_rows=2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert integrity_ok(database)
-    store = ArchiveStore(str(database))
+    store = ArchiveReader(str(database))
     try:
         for stream in ("select", "Select", "naïve ☃"):
             stored = {json.loads(k)[0]: v for k, v in store.read_records(stream).items()}

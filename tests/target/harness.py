@@ -8,7 +8,7 @@ import json
 import typing as t
 from pathlib import Path
 
-from target_sqlite_archive.store import ArchiveStore
+from target_sqlite_archive.reader import ArchiveReader
 from target_sqlite_archive.target import TargetSqliteArchive
 
 Message = dict[str, t.Any] | str
@@ -54,8 +54,8 @@ def run(database: Path, messages: t.Iterable[Message], **config: t.Any) -> Run:
 
 
 @contextlib.contextmanager
-def opened(database: Path) -> t.Iterator[ArchiveStore]:
-    store = ArchiveStore(str(database))
+def opened(database: Path) -> t.Iterator[ArchiveReader]:
+    store = ArchiveReader(str(database))
     try:
         yield store
     finally:

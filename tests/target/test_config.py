@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from target_sqlite_archive.settings import CONFIG_SCHEMA, validate
+from target_sqlite_archive.sink import ArchiveSink
 from target_sqlite_archive.target import TargetSqliteArchive
 from tests.target.harness import record, rows, run, schema
 
@@ -59,3 +61,12 @@ def test_validation_can_be_turned_off(database: Path) -> None:
         run(database, messages)
     run(database, messages, validate_records=False)
     assert rows(database, "SELECT n FROM s") == [("not a number",)]
+
+
+def test_each_default_is_the_schema_default() -> None:
+    settings = validate({"database": "archive.sqlite"})
+    properties = CONFIG_SCHEMA["properties"]
+    assert settings.batch_wait_seconds == properties["batch_wait_seconds"]["default"]
+    assert settings.busy_timeout_seconds == properties["busy_timeout_seconds"]["default"]
+    assert settings.compression_level == properties["raw_compression_level"]["default"]
+    assert properties["batch_size_rows"]["default"] == ArchiveSink.MAX_SIZE_DEFAULT
