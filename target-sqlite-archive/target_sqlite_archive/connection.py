@@ -12,7 +12,7 @@ from pathlib import Path
 from target_sqlite_archive import sql
 from target_sqlite_archive.catalog import Catalog
 
-DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0
+DEFAULT_BUSY_TIMEOUT_SECONDS = 30
 
 
 def open_archive(

@@ -15,7 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_sqlite_archive.connection import DEFAULT_BUSY_TIMEOUT_SECONDS
 
 DEFAULT_BATCH_SIZE_ROWS = 5000
-DEFAULT_BATCH_WAIT_SECONDS = 60.0
+DEFAULT_BATCH_WAIT_SECONDS = 60
 # zlib level 1 is ~20% cheaper than 6 on Intercom records for ~5% more bytes.
 DEFAULT_COMPRESSION_LEVEL = 1
 
