@@ -78,6 +78,8 @@ class IntercomClient:
         self.connected = False
         self.requests_by_path: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        #: The status of the first response of the run: a 404 there means a wrong base URL.
+        self.first_status: int | None = None
         self.retries = 0
 
     # Public API
@@ -181,6 +183,8 @@ class IntercomClient:
         with self._lock:
             self.requests_by_path[path] += 1
             self.statuses[response.status_code] += 1
+            if self.first_status is None:
+                self.first_status = response.status_code
         status = response.status_code
         if status == 429:
             raise RateLimited("HTTP 429")

@@ -37,7 +37,12 @@ class StreamUnavailable(IntercomError):
 
 
 class NotFound(IntercomError):
-    """404 on one item (e.g. a conversation deleted since it was listed): skip that item."""
+    """404: on one item (e.g. a conversation deleted since it was listed) skip that item; on a
+    whole list (a version, plan or region without the endpoint) skip the stream."""
+
+
+class WrongURL(IntercomError):
+    """404 on the run's first request, or on every stream: the base URL is not Intercom's API."""
 
 
 class RetriesExhausted(IntercomError):

@@ -25,7 +25,7 @@ from typing_extensions import override
 
 from tap_intercom import probe, state
 from tap_intercom.client import IntercomClient
-from tap_intercom.errors import AccessTokenRejected, IntercomError
+from tap_intercom.errors import AccessTokenRejected, IntercomError, WrongURL
 from tap_intercom.settings import (
     CONFIG_SCHEMA,
     SettingError,
@@ -95,6 +95,9 @@ class TapIntercom(Tap):
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.skipped: dict[str, str] = {}
+        #: Streams that began a sync, and those skipped because their list answered 404.
+        self.attempted: set[str] = set()
+        self.not_found: set[str] = set()
         super().__init__(*args, validate_config=validate_config, **kwargs)
         if validate_config:
             _ = self.settings  # fail on a bad setting before the first request
@@ -187,8 +190,12 @@ class TapIntercom(Tap):
     def discover_streams(self) -> list[Stream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
-    def skip_stream(self, stream: str, reason: str, *, scope: str | None = None) -> None:
+    def skip_stream(
+        self, stream: str, reason: str, *, scope: str | None = None, not_found: bool = False
+    ) -> None:
         """A stream that cannot be read: warn now, list it in the summary, keep the run going."""
+        if not_found:
+            self.not_found.add(stream)
         hint = f" (missing scope: {scope})" if scope else ""
         self.skipped[stream] = reason + hint
         self.logger.warning("Skipping stream '%s'%s: %s", stream, hint, reason)
@@ -209,6 +216,17 @@ class TapIntercom(Tap):
                 self.logger.warning("Run summary: stream '%s' was skipped: %s", stream, reason)
         else:
             self.logger.info("Run summary: no stream was skipped")
+        if self.not_found and self.not_found >= self.attempted:
+            raise WrongURL(self.wrong_url_message(f"every stream ({len(self.attempted)})"))
+
+    def wrong_url_message(self, what: str, detail: str = "") -> str:
+        """The closing line when 404s say that the base URL is not Intercom's API."""
+        detail = f" ({detail})" if detail else ""
+        return (
+            f"{what} answered 404 Not Found{detail}: {self.settings.base_url} does not look "
+            "like Intercom's API; check api_url (the API's base URL, e.g. "
+            "https://api.intercom.io) or region"
+        )
 
     # `--test`: probe every selected stream.
 
@@ -285,7 +303,7 @@ class TapIntercom(Tap):
         """Run the sync; known failures end in one clear line and exit code 1."""
         try:
             super().invoke(*args, **kwargs)
-        except AccessTokenRejected as exc:
+        except (AccessTokenRejected, WrongURL) as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
         except IntercomError as exc:

@@ -101,3 +101,20 @@ def test_a_tight_budget_is_respected_with_almost_no_429(tmp_path: Path) -> None:
             f"\nbudget 100/10s: {stats['total']} requests in {elapsed:.1f}s, "
             f"{stats['rate_limited']} answered 429"
         )
+
+
+def test_a_list_missing_from_the_api_skips_its_stream_and_the_run_succeeds(
+    tmp_path: Path,
+) -> None:
+    with Emulator(small_spec(), token=TOKEN, scroll_expiry=2.0) as emu:
+        emu.configure(missing_routes=["/help_center/collections"])
+        run = run_tap(tmp_path, tap_config(emu))
+        assert run.returncode == 0, run.stderr[-3000:]
+        skips = [
+            line for line in run.stderr.splitlines() if "Skipping stream 'collections'" in line
+        ]
+        assert len(skips) == 1, run.stderr[-3000:]
+        assert "/help_center/collections" in skips[0]
+        assert "Run summary: stream 'collections' was skipped" in run.stderr
+        assert not run.records["collections"]
+        _assert_complete(emu, run)

@@ -101,6 +101,8 @@ class Settings:
     faults: Faults = field(default_factory=Faults)
     forbidden_scopes: tuple[str, ...] = ()
     plan_restricted_scopes: tuple[str, ...] = ()
+    # Route templates answering 404, as in a version, plan or region without the endpoint.
+    missing_routes: tuple[str, ...] = ()
 
 
 FAULT_FIELDS = frozenset(f.name for f in fields(Faults))
@@ -122,7 +124,7 @@ def apply_settings(settings: Settings, changes: Mapping[str, Any]) -> Settings:
     if flat:
         faults = replace(faults, **flat)
     top = {k: v for k, v in changes.items() if k in SETTING_FIELDS and k != "faults"}
-    for key in ("forbidden_scopes", "plan_restricted_scopes"):
+    for key in ("forbidden_scopes", "plan_restricted_scopes", "missing_routes"):
         if key in top:
             top[key] = tuple(top[key])
     return replace(settings, **top, faults=faults)
@@ -798,6 +800,7 @@ def settings_json(settings: Settings) -> Record:
     out["faults"] = {f.name: getattr(settings.faults, f.name) for f in fields(Faults)}
     out["forbidden_scopes"] = list(settings.forbidden_scopes)
     out["plan_restricted_scopes"] = list(settings.plan_restricted_scopes)
+    out["missing_routes"] = list(settings.missing_routes)
     return out
 
 
@@ -940,6 +943,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(status, _error_body(code, "Resource Not Found"), headers)
             return status
         settings = server.settings
+        if route.template in settings.missing_routes:
+            self._send_json(404, _error_body("not_found", "Resource Not Found"), headers)
+            return 404
         if route.scope in settings.forbidden_scopes:
             error = _error_body("forbidden", SCOPE_MESSAGE.format(route.scope))
             self._send_json(403, error, headers)

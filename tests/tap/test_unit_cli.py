@@ -257,3 +257,33 @@ def test_discover_needs_no_token_and_sends_nothing(server: FakeIntercom, tmp_pat
     assert {"admins", "conversations", "conversation_parts", "contacts", "companies"} <= names
     assert len(names) == 18
     assert server.seen == []
+
+
+def test_a_list_answering_404_is_skipped_named_and_the_run_exits_zero(
+    server: FakeIntercom, tmp_path: Path
+) -> None:
+    server.routes["/admins"] = Route(200, json.dumps({"type": "admin.list", "admins": []}))
+    server.routes["/teams"] = Route(200, TEAMS)  # /tags is unknown to the server: 404
+    result = run_cli(tmp_path, base_config(server), ["admins", "teams", "tags"])
+    assert result.code == 0, result.stderr
+    assert_clean(result)
+    skips = [line for line in result.stderr.splitlines() if "Skipping stream 'tags'" in line]
+    assert len(skips) == 1, result.stderr
+    assert "/tags" in skips[0]
+    assert any(
+        "Run summary: stream 'tags' was skipped" in line for line in result.stderr.splitlines()
+    )
+    assert [m["record"]["id"] for m in result.messages() if m["type"] == "RECORD"] == ["9"]
+
+
+def test_404_everywhere_fails_with_the_wrong_url_line(server: FakeIntercom, tmp_path: Path) -> None:
+    config = {"access_token": TOKEN, "api_url": f"{server.url}/not-the-api"}
+    result = run_cli(tmp_path, config, ["teams", "tags", "admins"])
+    assert result.code == 1
+    assert_clean(result)
+    errors = error_lines(result)
+    assert len(errors) == 1, result.stderr
+    assert "answered 404 Not Found" in errors[0]
+    assert f"{server.url}/not-the-api does not look like Intercom's API" in errors[0]
+    assert "check api_url" in errors[0]
+    assert [p for _, p, _ in server.seen] == ["/not-the-api/admins"]

@@ -18,7 +18,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_intercom import pagination
-from tap_intercom.errors import IntercomError, StreamUnavailable
+from tap_intercom.errors import IntercomError, NotFound, StreamUnavailable, WrongURL
 from tap_intercom.progress import Progress
 from tap_intercom.schemas import schema_dir
 from tap_intercom.settings import version_tuple
@@ -46,6 +46,11 @@ class IntercomStream(Stream):
         self._timestamp_plan = build_plan(self.schema)
         self._request_lock = threading.Lock()
         self.requests = 0
+        #: Whether any request of this stream has been answered (a 404 before that is the
+        #: list endpoint's, after it an item's).
+        self.answered = False
+        #: Parents whose list answered 404 (e.g. a contact deleted since it was listed).
+        self.missing_parents = 0
         self.progress = Progress(self.name, self.logger)
 
     @property
@@ -64,16 +69,22 @@ class IntercomStream(Stream):
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self._counted()
-        return self.client.get(path, params)
+        answer = self.client.get(path, params)
+        self.answered = True
+        return answer
 
     def get_once(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """A GET that must not be replayed (see IntercomClient.request)."""
         self._counted()
-        return self.client.get(path, params, replay=False)
+        answer = self.client.get(path, params, replay=False)
+        self.answered = True
+        return answer
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         self._counted()
-        return self.client.post(path, body)
+        answer = self.client.post(path, body)
+        self.answered = True
+        return answer
 
     def pages(
         self,
@@ -112,10 +123,31 @@ class IntercomStream(Stream):
         if reason:
             self._intercom_tap.skip_stream(self.name, reason)
             return
+        if context is None:
+            self._intercom_tap.attempted.add(self.name)
         try:
             yield from self.fetch_records(context)
         except StreamUnavailable as exc:
             self._intercom_tap.skip_stream(self.name, str(exc), scope=exc.scope)
+            return
+        except NotFound as exc:
+            if context is not None:
+                # One parent's list: that parent went away since it was listed.
+                self.missing_parents += 1
+                self.logger.info("%s: %s; skipped", self.name, exc)
+                return
+            if self.answered:
+                exc.stream = exc.stream or self.name
+                raise
+            if self.client.first_status == 404:
+                raise WrongURL(
+                    self._intercom_tap.wrong_url_message("the run's first request", str(exc))
+                ) from None
+            self._intercom_tap.skip_stream(
+                self.name,
+                f"{exc}; this API version, plan or region lacks the endpoint",
+                not_found=True,
+            )
             return
         except IntercomError as exc:
             # The tap reports it in one line when the run ends; see TapIntercom.invoke.
