@@ -92,6 +92,13 @@ class IntercomClient:
     def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.request("POST", path, json_body=body)
 
+    def get_text(self, path: str) -> str:
+        """A GET answered in text/plain (a call transcript): its text."""
+        url = f"{self.base_url}{path}"
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        prepared.headers["Accept"] = "text/plain"
+        return str(self.send(prepared)[_TEXT])
+
     def request(
         self,
         method: str,
@@ -190,6 +197,11 @@ class IntercomClient:
             raise RateLimited("HTTP 429")
         if status >= 500:
             raise RetriableResponse(f"HTTP {status}")
+        if status < 400 and _wants_text(prepared) and _is_text(response) and response.content:
+            # A text/plain answer to a request for text (its length was checked by urllib3) is
+            # data, not a broken JSON body; an empty one is still retried below. A JSON request
+            # answered in text stays a broken answer: taken as data it would end a list early.
+            return {_TEXT: response.content.decode(response.encoding or "utf-8", "replace")}
         body = _parse_body(response)
         if status >= 400:
             raise classify(status, body, path)
@@ -203,6 +215,18 @@ class IntercomClient:
     @property
     def request_count(self) -> int:
         return sum(self.requests_by_path.values())
+
+
+# The key under which send() returns a text/plain body.
+_TEXT = "text/plain"
+
+
+def _wants_text(prepared: requests.PreparedRequest) -> bool:
+    return prepared.headers.get("Accept") == "text/plain"
+
+
+def _is_text(response: requests.Response) -> bool:
+    return (response.headers.get("Content-Type") or "").lower().startswith("text/plain")
 
 
 def _parse_body(response: requests.Response) -> Any:

@@ -34,7 +34,9 @@ from tap_intercom.settings import (
     unknown_settings,
     validate,
 )
+from tap_intercom.streams.admin_activity import AdminActivityLogsStream
 from tap_intercom.streams.base import IntercomStream
+from tap_intercom.streams.calls import CallsStream, CallTranscriptsStream
 from tap_intercom.streams.companies import CompaniesStream
 from tap_intercom.streams.contacts import ContactsStream, EventsStream, NotesStream
 from tap_intercom.streams.conversations import (
@@ -42,7 +44,15 @@ from tap_intercom.streams.conversations import (
     ConversationsStream,
     DeletedConversationsStream,
 )
+from tap_intercom.streams.handling_events import HandlingEventsStream
 from tap_intercom.streams.help_center import ArticlesStream, CollectionsStream, HelpCentersStream
+from tap_intercom.streams.inbox_settings import (
+    AwayStatusReasonsStream,
+    MacrosStream,
+    OfficeHoursSchedulesStream,
+)
+from tap_intercom.streams.knowledge import ContentSnippetsStream, InternalArticlesStream
+from tap_intercom.streams.ticket_types import TicketStatesStream, TicketTypesStream
 from tap_intercom.streams.tickets import TicketPartsStream, TicketsStream
 from tap_intercom.streams.workspace import (
     AdminsStream,
@@ -72,6 +82,17 @@ STREAM_TYPES: list[type[Stream]] = [
     ArticlesStream,
     CollectionsStream,
     HelpCentersStream,
+    AdminActivityLogsStream,
+    TicketTypesStream,
+    TicketStatesStream,
+    MacrosStream,
+    AwayStatusReasonsStream,
+    OfficeHoursSchedulesStream,
+    InternalArticlesStream,
+    ContentSnippetsStream,
+    CallsStream,
+    CallTranscriptsStream,
+    HandlingEventsStream,
 ]
 
 

@@ -14,6 +14,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from tests.emulator.extras import Extras
 from tests.emulator.server import DEFAULT_TOKEN, EmulatorServer, Faults, Settings, mutate
 from tests.emulator.workspace import Workspace, WorkspaceSpec
 
@@ -124,5 +125,10 @@ class Emulator:
             changes["faults"] = faults
         return self._server.configure(**changes)
 
+    @property
+    def extras(self) -> Extras:
+        """Activity logs, ticket types, macros, calls and the other lists beside search."""
+        return self._server.extras
+
     def truth(self) -> dict[str, Any]:
-        return self.workspace.truth()
+        return {**self.workspace.truth(), **self._server.extras.truth()}

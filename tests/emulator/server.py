@@ -52,6 +52,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.emulator.extras import (
+    ACTIVITY_LOGS_PER_PAGE,
+    CALL_SEARCH_MAX_IDS,
+    CALLS_MAX_PER_PAGE,
+    SNIPPETS_MAX_PER_PAGE,
+    Extras,
+)
 from tests.emulator.search import (
     DayRule,
     Keyed,
@@ -128,6 +135,10 @@ def apply_settings(settings: Settings, changes: Mapping[str, Any]) -> Settings:
         if key in top:
             top[key] = tuple(top[key])
     return replace(settings, **top, faults=faults)
+
+
+class TextBody(str):
+    """A handler's answer sent as text/plain (a call transcript), not JSON."""
 
 
 class ApiError(Exception):
@@ -220,6 +231,7 @@ class EmulatorServer(ThreadingHTTPServer):
 
     def __init__(self, workspace: Workspace, settings: Settings, port: int = 0) -> None:
         self.workspace = workspace
+        self.extras = Extras(workspace)
         self.settings = settings
         self.lock = threading.Lock()
         self._fault_rng = random.Random(settings.faults.seed)
@@ -320,6 +332,7 @@ class EmulatorServer(ThreadingHTTPServer):
         return [
             r("GET", "/me", admins, self.get_me),
             r("GET", "/admins", admins, self.list_admins),
+            r("GET", "/admins/activity_logs", admins, self.list_activity_logs),
             r("GET", "/admins/{id}", admins, self.get_admin),
             r("GET", "/teams", admins, self.list_teams),
             r("GET", "/tags", "read_tags", self.list_tags),
@@ -348,6 +361,17 @@ class EmulatorServer(ThreadingHTTPServer):
             r("GET", "/conversations/{id}", convs, self.get_conversation),
             r("POST", "/tickets/search", "read_tickets", self.search_tickets),
             r("GET", "/tickets/{id}", "read_tickets", self.get_ticket),
+            r("GET", "/ticket_types", "read_tickets", self.list_ticket_types),
+            r("GET", "/ticket_states", "read_tickets", self.list_ticket_states),
+            r("GET", "/macros", convs, self.list_macros),
+            r("GET", "/away_status_reasons", admins, self.list_away_status_reasons),
+            r("GET", "/office_hours_schedules", admins, self.list_office_hours_schedules),
+            r("GET", "/internal_articles", "read_content", self.list_internal_articles),
+            r("GET", "/content_snippets", "read_content", self.list_content_snippets),
+            r("GET", "/calls", convs, self.list_calls),
+            r("POST", "/calls/search", convs, self.search_calls),
+            r("GET", "/calls/{id}/transcript", convs, self.get_call_transcript),
+            r("GET", "/conversations/{id}/handling_events", convs, self.list_handling_events),
         ]
 
     def match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...], bool]:
@@ -615,6 +639,18 @@ class EmulatorServer(ThreadingHTTPServer):
 
     def search_conversations(self, req: Request) -> Record:
         data, pages, total = self._search(req, "conversations")
+        # QA results come only from the search, and only when asked for.
+        monitors = (req.arg("include_monitors") or "").lower() == "true"
+        scorecards = (req.arg("include_scorecards") or "").lower() == "true"
+        if monitors or scorecards:
+            data = [dict(c) for c in data]
+            for conversation in data:
+                if monitors:
+                    conversation["monitor_evaluations"] = self.extras.monitor_evaluations(
+                        conversation["id"]
+                    )
+                if scorecards:
+                    conversation["scorecards"] = self.extras.scorecards(conversation["id"])
         return {
             "type": "conversation.list",
             "conversations": data,
@@ -772,10 +808,153 @@ class EmulatorServer(ThreadingHTTPServer):
             raise ApiError(404, "ticket_not_found", "Ticket not found")
         return ticket
 
+    # ------------------------------------------------------------ extras
+    def list_activity_logs(self, req: Request) -> Record:
+        after = req.arg("created_at_after")
+        if after is None:
+            raise ApiError(400, "parameter_not_found", "created_at_after is required")
+        try:
+            since = int(after)
+            before = int(req.arg("created_at_before") or 0) or None
+        except ValueError as exc:
+            raise ApiError(400, "parameter_invalid", "timestamps must be unix seconds") from exc
+        logs = self.extras.activity_logs_between(since, before)
+        # The spec's cursor_pages without a documented query parameter: the cursor names the
+        # next page (a guess, see the README).
+        page = _page_number(req.arg("starting_after") or req.arg("page"))
+        per_page = ACTIVITY_LOGS_PER_PAGE
+        total_pages = -(-len(logs) // per_page)
+        pages: Record = {
+            "type": "pages",
+            "page": page,
+            "per_page": per_page,
+            "total_pages": total_pages,
+        }
+        if page < total_pages:
+            pages["next"] = {"per_page": per_page, "starting_after": str(page + 1)}
+        return {
+            "type": "activity_log.list",
+            "pages": pages,
+            "activity_logs": logs[(page - 1) * per_page : page * per_page],
+        }
+
+    def list_ticket_types(self, req: Request) -> Record:
+        with self.extras.lock:
+            return {"type": "list", "data": list(self.extras.ticket_types.values())}
+
+    def list_ticket_states(self, req: Request) -> Record:
+        with self.extras.lock:
+            states = list(self.extras.ticket_states.values())
+            types = list(self.extras.ticket_types.values())
+        data = []
+        for state in states:
+            used = [
+                {k: t[k] for k in ("type", "id", "category", "name", "description", "archived")}
+                for t in types
+                if any(s["id"] == state["id"] for s in t["ticket_states"]["data"])
+            ]
+            data.append({**state, "ticket_types": {"type": "list", "data": used}})
+        return {"type": "list", "data": data}
+
+    def list_macros(self, req: Request) -> Record:
+        per_page = self._per_page(req.arg("per_page"), 50)
+        since = req.arg("updated_since")
+        try:
+            updated_since = int(since) if since else None
+            data, cursor = self.extras.macro_page(
+                per_page=per_page,
+                updated_since=updated_since,
+                starting_after=req.arg("starting_after"),
+            )
+        except ValueError as exc:
+            raise ApiError(400, "parameter_invalid", "Invalid updated_since timestamp") from exc
+        next_page = {"starting_after": cursor} if cursor else None
+        return {
+            "type": "list",
+            "data": data,
+            "pages": {"type": "pages", "per_page": per_page, "next": next_page},
+        }
+
+    def list_away_status_reasons(self, req: Request) -> Record:
+        with self.extras.lock:
+            return {"type": "list", "data": list(self.extras.away_status_reasons.values())}
+
+    def list_office_hours_schedules(self, req: Request) -> Record:
+        with self.extras.lock:
+            return {"type": "list", "data": list(self.extras.office_hours_schedules.values())}
+
+    def list_internal_articles(self, req: Request) -> Record:
+        with self.extras.lock:
+            articles = list(self.extras.internal_articles.values())
+        return {
+            "type": "list",
+            "pages": {"type": "pages", "page": 1, "per_page": len(articles), "total_pages": 1},
+            "total_count": len(articles),
+            "data": articles,
+        }
+
+    def _numbered(self, req: Request, records: list[Record], maximum: int, default: int) -> Any:
+        per_page = self._per_page(req.arg("per_page"), default, maximum)
+        page = _page_number(req.arg("page"))
+        total_pages = -(-len(records) // per_page)
+        return records[(page - 1) * per_page : page * per_page], page, per_page, total_pages
+
+    def list_content_snippets(self, req: Request) -> Record:
+        with self.extras.lock:
+            snippets = list(self.extras.content_snippets.values())
+        data, page, per_page, total_pages = self._numbered(req, snippets, SNIPPETS_MAX_PER_PAGE, 20)
+        return {
+            "type": "list",
+            "data": data,
+            "total_count": len(snippets),
+            "page": page,
+            "per_page": per_page,
+            "total_pages": total_pages,
+        }
+
+    def list_calls(self, req: Request) -> Record:
+        with self.extras.lock:
+            calls = [self.extras.public(c) for c in self.extras.calls.values()]
+        data, page, per_page, total_pages = self._numbered(
+            req, calls, CALLS_MAX_PER_PAGE, CALLS_MAX_PER_PAGE
+        )
+        return {
+            "type": "list",
+            "data": data,
+            "total_count": len(calls),
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "per_page": per_page,
+                "total_pages": total_pages,
+            },
+        }
+
+    def search_calls(self, req: Request) -> Record:
+        ids = req.body.get("conversation_ids") if isinstance(req.body, Mapping) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= CALL_SEARCH_MAX_IDS:
+            raise ApiError(
+                400,
+                "conversation_id_limit_exceeded",
+                "A list of up to 20 conversation IDs is required",
+            )
+        return {"type": "list", "data": self.extras.calls_of([str(i) for i in ids])}
+
+    def get_call_transcript(self, req: Request) -> TextBody:
+        text = self.extras.transcript_text(req.params[0])
+        if text is None:
+            raise ApiError(404, "not_found", "Not Found")
+        return TextBody(text)
+
+    def list_handling_events(self, req: Request) -> Record:
+        if self.workspace.core("conversations", req.params[0]) is None:
+            raise self._not_found()
+        return {"handling_events": self.extras.handling_events(req.params[0])}
+
     # ----------------------------------------------------------- control
     def control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/_emulator/truth":
-            return 200, self.workspace.truth()
+            return 200, {**self.workspace.truth(), **self.extras.truth()}
         if method == "GET" and path == "/_emulator/stats":
             return 200, self.stats()
         if method == "POST" and path == "/_emulator/reset_stats":
@@ -977,7 +1156,11 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self._send_json(500, _error_body("server_error", "emulator bug, see stderr"), headers)
             return 500
-        raw = json.dumps(payload, ensure_ascii=False).encode()
+        content_type = "application/json; charset=utf-8"
+        if isinstance(payload, TextBody):
+            raw, content_type = payload.encode(), "text/plain; charset=utf-8"
+        else:
+            raw = json.dumps(payload, ensure_ascii=False).encode()
         if fault is not None:
             server.count_fault(fault)
         if fault == "empty":
@@ -985,9 +1168,9 @@ class Handler(BaseHTTPRequestHandler):
         elif fault == "truncated":
             raw = raw[: max(1, len(raw) // 2)]
         elif fault == "short_read":
-            self._send(200, raw[: max(1, len(raw) // 2)], headers, length=len(raw))
+            self._send(200, raw[: max(1, len(raw) // 2)], headers, content_type, len(raw))
             return 200
-        self._send(200, raw, headers)
+        self._send(200, raw, headers, content_type)
         return 200
 
 

@@ -123,6 +123,7 @@ def _ids(emu: Emulator) -> dict[str, str]:
         "event_contact": with_events,
         "conversation": ai["id"],
         "ticket": next(iter(truth["tickets"])),
+        "call": next(i for i, n in truth["call_transcripts"].items() if n),
     }
 
 
@@ -171,11 +172,37 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("get", "/conversations/{conversation_id}", "/conversations/{conversation}", None),
     ("post", "/tickets/search", "/tickets/search", SEARCH),
     ("get", "/tickets/{ticket_id}", "/tickets/{ticket}", None),
+    ("get", "/admins/activity_logs", "/admins/activity_logs?created_at_after=0", None),
+    ("get", "/ticket_types", "/ticket_types", None),
+    ("get", "/ticket_states", "/ticket_states", None),
+    ("get", "/macros", "/macros?per_page=10", None),
+    ("get", "/macros", "/macros?updated_since=1", None),
+    ("get", "/away_status_reasons", "/away_status_reasons", None),
+    ("get", "/office_hours_schedules", "/office_hours_schedules", None),
+    ("get", "/internal_articles", "/internal_articles", None),
+    ("get", "/content_snippets", "/content_snippets?per_page=50", None),
+    ("get", "/calls", "/calls?per_page=25", None),
+    ("post", "/calls/search", "/calls/search", {"conversation_ids": ["{call_conversation}"]}),
+    (
+        "post",
+        "/conversations/search",
+        "/conversations/search?include_monitors=true&include_scorecards=true",
+        SEARCH,
+    ),
+    (
+        "get",
+        "/conversations/{id}/handling_events",
+        "/conversations/{conversation}/handling_events",
+        None,
+    ),
 ]
 
 
 def _fetch(emu: Emulator, method: str, path: str, body: dict[str, Any] | None) -> Any:
-    url = emu.url + path.format(**_ids(emu))
+    ids = _ids(emu)
+    url = emu.url + path.format(**ids)
+    if body and body.get("conversation_ids") == ["{call_conversation}"]:
+        body = {"conversation_ids": [emu.truth()["calls"][ids["call"]]]}
     response = requests.request(method, url, headers=emu.headers(), json=body, timeout=10)
     assert response.status_code == 200, response.text[:300]
     return response.json()
@@ -208,13 +235,41 @@ def test_every_served_route_is_validated(emu: Emulator) -> None:
         "{contact}": "{id}",
         "{conversation}": "{id}",
         "{ticket}": "{id}",
+        "{call}": "{id}",
     }
+    covered.add(("get", "/calls/{call}/transcript"))  # text/plain: checked below
     normalized = set()
     for method, path in covered:
         for key, value in placeholder.items():
             path = path.replace(key, value)
         normalized.add((method, path))
     assert served <= normalized, served - normalized
+
+
+def test_a_call_transcript_is_plain_text(emu: Emulator) -> None:
+    """GET /calls/{id}/transcript answers text/plain (the spec's only non-JSON 200)."""
+    content = load_spec()["paths"]["/calls/{call_id}/transcript"]["get"]["responses"]["200"]
+    assert list(content["content"]) == ["text/plain"]
+    call = _ids(emu)["call"]
+    response = requests.get(f"{emu.url}/calls/{call}/transcript", headers=emu.headers(), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.text.startswith("[00:00:03] ")
+    missing = requests.get(f"{emu.url}/calls/1/transcript", headers=emu.headers(), timeout=10)
+    assert missing.status_code == 404
+
+
+def test_qa_fields_come_only_when_asked_for(emu: Emulator) -> None:
+    plain = _fetch(emu, "post", "/conversations/search", SEARCH)["conversations"]
+    assert not any("monitor_evaluations" in c or "scorecards" in c for c in plain)
+    asked = _fetch(
+        emu, "post", "/conversations/search?include_monitors=true&include_scorecards=true", SEARCH
+    )["conversations"]
+    assert any(c["monitor_evaluations"] for c in asked)
+    assert any(c["scorecards"] for c in asked)
+    hydrated = _fetch(emu, "get", f"/conversations/{asked[0]['id']}", None)
+    assert "monitor_evaluations" not in hydrated
+    assert "scorecards" not in hydrated
 
 
 def test_error_bodies_match_the_error_schema(emu: Emulator) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_intercom import search
+from tap_intercom import qa, search
 from tap_intercom.streams.base import OwnStateStream
 from tap_intercom.streams.incremental import HydratedSearchStream, PartsStream
 
@@ -23,19 +24,79 @@ class ConversationsStream(HydratedSearchStream):
     array: `conversation_parts` holds Intercom's `total_count`, `returned_count` (parts the API
     gave) and `truncated` (Intercom returns at most the 500 most recent parts; true when
     `statistics.count_conversation_parts` says there were more).
+
+    `monitor_evaluations` and `scorecards` (QA results) come only from the search, so they are
+    carried from the search record into the hydrated one. A refresh by GET alone (a webhook
+    follower) must not wipe them: `refresh` hydrates and asks the search for them, one search
+    request per page of ids.
     """
 
     name = "conversations"
     primary_keys: ClassVar[list[str]] = ["id"]
-    search_path = "/conversations/search"
+    search_path = f"/conversations/search?{qa.QA_PARAMS}"
     records_key = "conversations"
     item_path = "/conversations/{id}"
     parts_key = "conversation_parts"
     parts_stream_name = "conversation_parts"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Batches of changed conversation ids for children that take many at once
+        #: (call_transcripts), keyed by the id of the conversation that closes the batch.
+        self.call_batches: dict[str, list[str]] = {}
+        self._open_batch: list[str] = []
+
     @override
     def item_params(self) -> dict[str, Any]:
         return {"display_as": "plaintext"}
+
+    @override
+    def _hydrate(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        full = super()._hydrate(record)
+        return None if full is None else qa.merge_qa(full, record)
+
+    def _batch_size(self) -> int:
+        sizes = [getattr(c, "batch_size", 0) for c in self.child_streams if c.selected]
+        return min([s for s in sizes if s] or [0])
+
+    @override
+    def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        size = self._batch_size()
+        if not size:
+            yield from super().expand(records)
+            return
+        # One record behind, so the last conversation of the page closes the open batch.
+        held: dict[str, Any] | None = None
+        for record in super().expand(records):
+            if held is not None:
+                yield self._batched(held, size, last=False)
+            held = record
+        if held is not None:
+            yield self._batched(held, size, last=True)
+
+    def _batched(self, record: dict[str, Any], size: int, *, last: bool) -> dict[str, Any]:
+        conversation_id = str(record["id"])
+        self._open_batch.append(conversation_id)
+        if last or len(self._open_batch) >= size:
+            self.call_batches[conversation_id], self._open_batch = self._open_batch, []
+        return record
+
+    def refresh(self, ids: list[str]) -> Iterator[dict[str, Any]]:
+        """Conversations by id, current (GET) and with their QA fields (search): for a refresh
+        outside the search sync. Records come in the order of `ids`, parts split off as in a
+        sync; vanished ones are left out."""
+        for start in range(0, len(ids), self.page_size):
+            chunk = ids[start : start + self.page_size]
+            body = search.search_body(qa.qa_query(chunk), per_page=self.page_size, cursor=None)
+            listed = {
+                str(c.get("id")): c
+                for c in self.post(self.search_path, body).get(self.records_key) or []
+            }
+            for conversation_id in chunk:
+                full = super()._hydrate({"id": conversation_id})
+                if full is not None:
+                    qa.merge_qa(full, listed.get(conversation_id, {}))
+                    yield self._split_parts(full)
 
     @override
     def stated_part_count(self, record: dict[str, Any], listing: dict[str, Any]) -> int:
