@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tap_intercom.search import to_iso
+from tap_intercom.tap import TapIntercom
 from tests.emulator import Emulator, WorkspaceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,25 @@ def test_readme_documents_every_setting_and_only_those() -> None:
         section = readme.split(f"<!-- settings:{plugin} -->")[1].split("<!-- /settings")[0]
         documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
         assert documented == set(readme_settings.own_settings(plugin))
+
+
+def test_meltano_selection_and_the_readme_stream_table_agree_with_the_tap() -> None:
+    """meltano.yml selects exactly the streams the tap selects by default; the README's
+    stream table has a row for every stream, marked off by default exactly for the others."""
+    streams = TapIntercom(config={"access_token": "x"}, validate_config=False).streams
+    by_default = {name for name, stream in streams.items() if stream.selected_by_default}
+    selected = {rule.removesuffix(".*") for rule in _meltano_plugins()["tap-intercom"]["select"]}
+    assert selected == by_default
+    table = (ROOT / "README.md").read_text().split("## Streams")[1].split("\n\n")[1]
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| stream")
+    }
+    names = {row.split(" *(")[0] for row in rows}
+    assert names == set(streams)
+    off = {row.split(" *(")[0] for row in rows if "*(off by default)*" in row}
+    assert off == set(streams) - by_default
 
 
 def test_readme_has_exactly_the_two_commands_and_ci_runs_the_test_one() -> None:
