@@ -312,3 +312,14 @@ def test_a_text_answer_is_data_only_when_text_was_asked_for(
 
 def _settings() -> Settings:
     return validate(make_config(), default_user_agent="tap-intercom/test")
+
+
+def test_streams_2_15_lacks_are_skipped_with_the_version_named(
+    api: requests_mock.Mocker,
+) -> None:
+    api.get(f"{API}/ticket_types", json={"type": "list", "data": [{"id": "t"}]})
+    streams = ["macros", "content_snippets", "office_hours_schedules", "ticket_types"]
+    run = run_tap(streams, config=make_config(api_version="2.15"))
+    assert [r.path for r in api.request_history] == ["/ticket_types"]
+    for stream in streams[:3]:
+        assert "needs Intercom-Version 2.16" in run.tap.skipped[stream]

@@ -28,6 +28,8 @@ class AwayStatusReasonsStream(FullTableStream):
 class OfficeHoursSchedulesStream(FullTableStream):
     name = "office_hours_schedules"
     path = "/office_hours_schedules"
+    #: Not in the 2.15 description: 2.16 added the endpoint.
+    min_version = "2.16"
     primary_keys: ClassVar[list[str]] = ["id"]
 
 
@@ -42,6 +44,8 @@ class MacrosStream(OwnStateStream):
 
     name = "macros"
     path = "/macros"
+    #: Not in the 2.15 description: 2.16 added the endpoint.
+    min_version = "2.16"
     primary_keys: ClassVar[list[str]] = ["id"]
     replication_key = "updated_at"
 

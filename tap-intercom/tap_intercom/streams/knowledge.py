@@ -47,6 +47,8 @@ class ContentSnippetsStream(FullTableStream):
 
     name = "content_snippets"
     path = "/content_snippets"
+    #: Not in the 2.15 description: 2.16 added the endpoint.
+    min_version = "2.16"
     primary_keys: ClassVar[list[str]] = ["id"]
 
     @override
