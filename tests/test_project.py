@@ -105,7 +105,7 @@ def test_schemas_ship_inside_a_wheel_built_from_a_copied_tree(tmp_path: Path) ->
         check=True,
         capture_output=True,
     )
-    wheel = next((tmp_path / "dist").glob("tap_intercom-*.whl"))
+    wheel = next((tmp_path / "dist").glob("archivist_tap_intercom-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).name for n in names if n.startswith("tap_intercom/schemas/")}
     assert {p.name for p in (ROOT / "schemas").glob("*.json")} <= shipped

@@ -23,7 +23,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_intercom import probe, state
+from tap_intercom import DISTRIBUTION, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.errors import AccessTokenRejected, IntercomError, WrongURL
 from tap_intercom.settings import (
@@ -100,7 +100,7 @@ class TapIntercom(Tap):
     """Singer tap for the Intercom REST API."""
 
     name = "tap-intercom"
-    package_name = "tap-intercom"
+    package_name = DISTRIBUTION
     config_jsonschema = CONFIG_SCHEMA
     # BATCH is left out: batch files would bypass the per-page state of the incremental streams.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
@@ -198,7 +198,7 @@ class TapIntercom(Tap):
     def settings(self) -> Settings:
         try:
             return validate(
-                dict(self.config), default_user_agent=f"tap-intercom/{version('tap-intercom')}"
+                dict(self.config), default_user_agent=f"tap-intercom/{version(DISTRIBUTION)}"
             )
         except SettingError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None

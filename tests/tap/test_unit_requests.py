@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests_mock
 
-from tap_intercom import search
+from tap_intercom import DISTRIBUTION, search
 from tests.tap.conftest import API, NOW, RATE_HEADERS, TOKEN, json_bodies, make_config, run_tap
 
 ADMINS = {"type": "admin.list", "admins": [{"type": "admin", "id": "1", "name": "Ann"}]}
@@ -28,7 +28,7 @@ def test_default_headers(api: requests_mock.Mocker) -> None:
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Intercom-Version"] == "2.16"
     assert request.headers["Accept"] == "application/json"
-    assert request.headers["User-Agent"] == f"tap-intercom/{version('tap-intercom')}"
+    assert request.headers["User-Agent"] == f"tap-intercom/{version(DISTRIBUTION)}"
 
 
 def test_configured_version_and_user_agent(api: requests_mock.Mocker) -> None:
