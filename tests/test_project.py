@@ -211,3 +211,18 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
                     assert updated == to_iso(now_true[rid])
         finally:
             _meltano("--environment=demo", "state", "clear", "--force", state_id, env=env)
+
+
+def test_readme_hub_definition_agrees_with_meltano_yml() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- hub-definition -->")[1].split("<!-- /hub-definition -->")[0]
+    pasted = yaml.safe_load(block.split("```yaml")[1].split("```")[0])["plugins"]
+    hub = {p["name"]: p for p in pasted["extractors"] + pasted["loaders"]}
+    assert set(hub) == set(_meltano_plugins())
+    for name, plugin in _meltano_plugins().items():
+        assert hub[name]["capabilities"] == plugin["capabilities"], name
+        assert hub[name]["executable"] == plugin["executable"], name
+        assert hub[name]["pip_url"].endswith(f"#subdirectory={plugin['pip_url'][5:]}"), name
+        for mine, ours in zip(hub[name]["settings"], plugin["settings"], strict=True):
+            for key in ("name", "kind", "sensitive", "value"):
+                assert mine.get(key) == ours.get(key), (name, mine["name"], key)
