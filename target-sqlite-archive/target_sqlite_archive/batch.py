@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 
 if t.TYPE_CHECKING:
+    from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import ChildRows, TablePlan
 
 
@@ -61,6 +62,7 @@ class StoreSettings:
     database: str
     busy_timeout_seconds: float
     compression_level: int
+    encryption_key: Key | None = None  # its repr hides the secret
 
 
 @dataclass(slots=True)

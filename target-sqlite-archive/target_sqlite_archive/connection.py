@@ -6,11 +6,11 @@ the file is opened (an encryption key, say) is made once.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from target_sqlite_archive import sql
 from target_sqlite_archive.catalog import Catalog
+from target_sqlite_archive.encryption import PAGE_SIZE, Connection, Key, connect
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30
 
@@ -20,17 +20,29 @@ def open_archive(
     *,
     busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
     autocheckpoint: bool = True,
-) -> sqlite3.Connection:
+    encryption_key: Key | None = None,
+) -> Connection:
     """A connection to the archive at `path` (created with its folder if missing), in WAL mode
-    with the catalog tables in place; in autocommit mode: transactions are explicit."""
+    with the catalog tables in place; in autocommit mode: transactions are explicit.
+
+    With `encryption_key`, the file is SQLCipher's (see encryption.py); a key that does not
+    open it, a key for a plain file or no key for an encrypted one raise ArchiveKeyError, in
+    one line, before anything is written. Readers outside this package (intercom-archive)
+    open an encrypted archive with the same call, or with encryption.connect.
+    """
     if path != ":memory:":
+        if Path(path).is_dir():
+            msg = (
+                f"Archive {path} is a folder, not a file: set database to a file path, e.g. "
+                f"{Path(path) / 'intercom.sqlite'}"
+            )
+            raise IsADirectoryError(msg)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, isolation_level=None, timeout=busy_timeout_seconds, check_same_thread=False
-    )
+    conn = connect(path, encryption_key, timeout=busy_timeout_seconds)
     # Only takes effect on a new file: 8 KiB pages hold wide root rows (Intercom contacts
-    # flatten to ~80 columns) with fewer overflow pages; ~6% less CPU writing them.
-    conn.execute("PRAGMA page_size=8192")
+    # flatten to ~80 columns) with fewer overflow pages; ~6% less CPU writing them. An
+    # encrypted file has its cipher page size set to the same by connect().
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL loses no committed transaction on a process crash (only on power
     # loss), and spares an fsync per commit.
@@ -43,7 +55,7 @@ def open_archive(
     return conn
 
 
-def read_catalog(conn: sqlite3.Connection) -> Catalog:
+def read_catalog(conn: Connection) -> Catalog:
     """The catalog as the file holds it (again after a rollback, which may undo new names)."""
     return Catalog(
         (name for (name,) in conn.execute("SELECT name FROM sqlite_master")),

@@ -20,14 +20,22 @@ from target_sqlite_archive.connection import (
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from target_sqlite_archive.encryption import Key
+
 
 class ArchiveReader:
     """One archive file, read."""
 
     def __init__(
-        self, path: str, *, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+        self,
+        path: str,
+        *,
+        busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+        encryption_key: Key | None = None,
     ) -> None:
-        self.conn = open_archive(path, busy_timeout_seconds=busy_timeout_seconds)
+        self.conn = open_archive(
+            path, busy_timeout_seconds=busy_timeout_seconds, encryption_key=encryption_key
+        )
         self.catalog = read_catalog(self.conn)
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from target_sqlite_archive.batch import WriteEntry
+    from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import TablePlan
 
 # Keys per IN (...) lookup: far below SQLite's variable limit.
@@ -62,9 +63,13 @@ class ArchiveStore:
         *,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         autocheckpoint: bool = True,
+        encryption_key: Key | None = None,
     ) -> None:
         self.conn = open_archive(
-            path, busy_timeout_seconds=busy_timeout_seconds, autocheckpoint=autocheckpoint
+            path,
+            busy_timeout_seconds=busy_timeout_seconds,
+            autocheckpoint=autocheckpoint,
+            encryption_key=encryption_key,
         )
         self._generation = 0
         self._prepared: dict[tuple[str, int], PreparedStream] = {}

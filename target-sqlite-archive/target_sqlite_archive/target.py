@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import difflib
 import gc
-import sqlite3
+import os
+import sys
 import time
 import typing as t
 
-from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
@@ -25,10 +29,16 @@ from typing_extensions import override
 
 from target_sqlite_archive.batch import Job, StoreSettings
 from target_sqlite_archive.committer import Committer
+from target_sqlite_archive.encryption import ARCHIVE_ERRORS
 from target_sqlite_archive.errors import explain_archive_error
 from target_sqlite_archive.messages import RawRecordReader
 from target_sqlite_archive.normalize import dumps
-from target_sqlite_archive.settings import CONFIG_SCHEMA, Settings, validate
+from target_sqlite_archive.settings import (
+    CONFIG_SCHEMA,
+    REFUSED_SDK_SETTINGS,
+    Settings,
+    validate,
+)
 from target_sqlite_archive.sink import ArchiveSink
 
 if t.TYPE_CHECKING:
@@ -91,11 +101,78 @@ class TargetSqliteArchive(Target):
         _ = self.settings
         super().setup_mapper()
 
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's checks, with a warning per unknown setting naming the closest known one
+        (and that name added to a "required" error it explains)."""
+        # Known: the --about settings, and the SDK's ones validate() refuses by name.
+        known = [*self.config_jsonschema["properties"], *REFUSED_SDK_SETTINGS]
+        close = {
+            key: next(iter(difflib.get_close_matches(key, known, n=1)), None)
+            for key in self._config
+            if key not in known
+        }
+        for key, match in close.items():
+            hint = f"; did you mean '{match}'?" if match else ""
+            self.logger.warning("Unknown setting '%s' is ignored%s", key, hint)
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            for key, match in close.items():
+                exc.errors = [
+                    f"{e} (the config has '{key}': misspelled?)"
+                    if e.startswith(f"'{match}' is a required property")
+                    else e
+                    for e in exc.errors
+                ]
+            raise
+
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        """The SDK's reading of TARGET_SQLITE_ARCHIVE_<NAME>, with numbers parsed here: it
+        leaves decimals as text (which fails the schema) and a bad whole number raises a
+        traceback. A bad one is named in one line."""
+        schema = cls.config_jsonschema
+        prefix = cls._env_var_prefix
+        try:
+            config = parse_environment_config(schema, prefix)
+        except ValueError:
+            config = {}  # a bad whole number, named below
+        errors = []
+        for name, spec in schema["properties"].items():
+            text = os.environ.get(prefix + name.upper())
+            kinds = set(spec.get("type") or ()) & {"integer", "number"}
+            if text is None or not kinds:
+                continue
+            try:
+                config[name] = float(text) if "number" in kinds else int(text)
+            except ValueError:
+                kind = "a decimal number" if "number" in kinds else "a whole number"
+                errors.append(f"{name}: {prefix}{name.upper()} must be {kind}, got {text!r}")
+        if errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return config
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """Run the target; an archive that cannot be opened or written ends in one line (the
+        message names the file, the cause and what to do) and exit code 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except ARCHIVE_ERRORS as exc:
+            message = str(exc.args[0]) if exc.args else ""
+            if not message.startswith("Archive "):
+                raise
+            cls.logger.error("%s", message)
+            sys.exit(1)
+
     @contextlib.contextmanager
     def _archive_errors(self) -> t.Iterator[None]:
         try:
             yield
-        except (sqlite3.Error, OSError) as exc:
+        except ARCHIVE_ERRORS as exc:
             explain_archive_error(exc, self.settings.database, self.settings.busy_timeout_seconds)
             raise
 
@@ -107,6 +184,7 @@ class TargetSqliteArchive(Target):
                 self.settings.database,
                 self.settings.busy_timeout_seconds,
                 self.settings.compression_level,
+                self.settings.encryption_key,
             )
             self._committer = Committer(settings, self.logger)
         return self._committer

@@ -53,6 +53,7 @@ def main() -> None:
                         settings.database,
                         busy_timeout_seconds=settings.busy_timeout_seconds,
                         autocheckpoint=False,
+                        encryption_key=settings.encryption_key,
                     )
                 marked = commit(store, plans, decode(message, settings.compression_level))
             except Exception as exc:
