@@ -115,6 +115,8 @@ def connect(
         conn.execute(f"PRAGMA key = {key.literal()}")
         conn.execute(f"PRAGMA cipher_page_size = {PAGE_SIZE}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # Sorts and temporary tables stay in memory: no temporary file of plaintext pages.
+        conn.execute("PRAGMA temp_store = MEMORY")
     except sqlcipher3.dbapi2.DatabaseError:
         conn.close()
         msg = (
