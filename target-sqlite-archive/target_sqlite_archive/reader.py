@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import typing as t
 import zlib
+from pathlib import Path
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.catalog import TableInfo
@@ -16,11 +17,28 @@ from target_sqlite_archive.connection import (
     open_archive,
     read_catalog,
 )
+from target_sqlite_archive.encryption import Connection, Key, connect
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from target_sqlite_archive.encryption import Key
+
+def open_for_reading(
+    path: str, encryption_key: str | Key | None = None, *, timeout: float = 5.0
+) -> Connection:
+    """A read-only connection to an existing archive, plain or (with its key) encrypted.
+
+    For other readers (intercom-archive, scripts): the one call that sets the key and the
+    cipher page size and names in one line (ArchiveKeyError) a wrong key, a missing key or a
+    key for a plain file. It creates and writes nothing; queries that would write fail.
+    """
+    if not Path(path).is_file():
+        msg = f"Archive {path} does not exist (or is not a file)"
+        raise FileNotFoundError(msg)
+    key = Key(encryption_key) if isinstance(encryption_key, str) else encryption_key
+    conn = connect(path, key, timeout=timeout)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 class ArchiveReader:

@@ -18,8 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from target_sqlite_archive.encryption import Key, connect, file_kind
-from target_sqlite_archive.reader import ArchiveReader
+from target_sqlite_archive.encryption import (
+    DATABASE_ERRORS,
+    ArchiveKeyError,
+    Key,
+    connect,
+    file_kind,
+)
+from target_sqlite_archive.reader import ArchiveReader, open_for_reading
 
 CLI = "from target_sqlite_archive.target import TargetSqliteArchive; TargetSqliteArchive.cli()"
 KEY = "correct horse battery staple 7f3c"
@@ -117,6 +123,15 @@ def test_an_encrypted_archive_holds_no_plaintext_and_opens_with_its_key(tmp_path
         assert conn.execute("PRAGMA cipher_page_size").fetchone()[0] == "8192"
     finally:
         conn.close()
+    other = open_for_reading(str(database), KEY)  # what intercom-archive calls
+    try:
+        assert other.execute("SELECT count(*) FROM contacts").fetchone() == (50,)
+        with pytest.raises(DATABASE_ERRORS):
+            other.execute("DELETE FROM contacts")
+    finally:
+        other.close()
+    with pytest.raises(ArchiveKeyError, match="does not open it"):
+        open_for_reading(str(database), "wrong")
     reader = ArchiveReader(str(database), encryption_key=Key(KEY))
     try:
         assert reader.load_state() == {"bookmarks": {"contacts": {"n": 50}}}
