@@ -12,7 +12,6 @@ import json
 import json.decoder
 import json.scanner
 import re
-import sqlite3
 import typing as t
 from collections import Counter
 from json.decoder import JSONDecodeError
@@ -21,6 +20,8 @@ import orjson
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from typing_extensions import override
+
+from target_sqlite_archive.encryption import ARCHIVE_ERRORS
 
 _BLANK = " \t\n\r"
 # orjson reads integers beyond 64 bits as floats: lines that may hold one (a run of 19 digits)
@@ -204,9 +205,10 @@ class RawRecordReader(SingerReader):
 def _name_the_line(exc: BaseException, number: int) -> None:
     """Put the input line's number in front of the error's message (what the CLI logs).
 
-    SQLite's errors are left alone: they are about the archive, not the line at which a
-    background commit happened to report them."""
-    if isinstance(exc, sqlite3.Error) or not exc.args or not isinstance(exc.args[0], str):
+    Archive errors (either SQLite binding's, a key that does not fit, the file system's) are
+    left alone: they are about the archive, not the line at which a background commit happened
+    to report them."""
+    if isinstance(exc, ARCHIVE_ERRORS) or not exc.args or not isinstance(exc.args[0], str):
         return
     if not exc.args[0].startswith("Input line "):
         exc.args = (f"Input line {number}: {exc.args[0]}", *exc.args[1:])

@@ -167,7 +167,8 @@ def test_a_wrong_opening_is_one_line_and_writes_nothing(
     database = tmp_path / "archive.sqlite"
     assert _target(database, _messages(), first).returncode == 0
     before = _digest(database)
-    done = _target(database, _messages(3), second)
+    # A batch of one: the failure surfaces while input lines are read, not only at the end.
+    done = _target(database, _messages(3), {**second, "batch_size_rows": 1})
     assert done.returncode == 1
     errors = _error_lines(done)
     assert len(errors) == 1, done.stderr
