@@ -234,6 +234,7 @@ def test_a_kill_mid_batch_leaves_an_encrypted_archive_that_opens_whole(tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,  # its own group: the kill reaches the writer process too
     )
     assert target.stdin is not None
     assert target.stdout is not None
@@ -258,11 +259,13 @@ def test_a_kill_mid_batch_leaves_an_encrypted_archive_that_opens_whole(tmp_path:
     while states < 3 and time.monotonic() < deadline:
         if target.stdout.readline():
             states += 1
-    target.send_signal(signal.SIGKILL)  # mid-batch: one is always being read or committed
+    # kill -9 of the target and its writer process mid-batch (one is always being read or
+    # committed): the writer's WAL stays as it was, uncheckpointed.
+    os.killpg(target.pid, signal.SIGKILL)
     target.wait(timeout=30)
     assert states == 3, "the target emitted too few states before the kill"
-    # The writer process is the target's child: it sees its input close and stops.
     time.sleep(0.5)
+    assert "-wal" in _files(database), "no WAL left to look into"
     _assert_no_plaintext(database)
     conn = connect(str(database), Key(KEY))
     try:
