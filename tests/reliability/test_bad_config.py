@@ -76,8 +76,9 @@ def test_an_unreachable_api_url_fails_at_the_first_request_naming_the_host(
         emulator,
         {"api_url": "http://127.0.0.1:9", "request_timeout": 1, "max_retries": 2},
     )
-    # The first connection is not retried: nothing has answered yet (max_retries is for later).
-    assert time.monotonic() - started < 5
+    # Wall clock with the interpreter's start (seconds on a loaded machine); that the first
+    # connection fails within 5 s of the tap starting is tests/reliability/test_first_hour.py's.
+    assert time.monotonic() - started < 30
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]
     assert len(errors) == 1, errors
