@@ -142,7 +142,9 @@ class TargetSqliteArchive(Target):
         errors = []
         for name, spec in schema["properties"].items():
             text = os.environ.get(prefix + name.upper())
-            kinds = set(spec.get("type") or ()) & {"integer", "number"}
+            declared = spec.get("type") or ()
+            kinds = {declared} if isinstance(declared, str) else set(declared)
+            kinds &= {"integer", "number"}
             if text is None or not kinds:
                 continue
             try:
