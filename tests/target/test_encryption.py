@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from target_sqlite_archive.batch import StoreSettings
 from target_sqlite_archive.encryption import (
     DATABASE_ERRORS,
     ArchiveKeyError,
@@ -26,6 +27,7 @@ from target_sqlite_archive.encryption import (
     file_kind,
 )
 from target_sqlite_archive.reader import ArchiveReader, open_for_reading
+from target_sqlite_archive.settings import validate
 
 CLI = "from target_sqlite_archive.target import TargetSqliteArchive; TargetSqliteArchive.cli()"
 KEY = "correct horse battery staple 7f3c"
@@ -275,3 +277,12 @@ def test_a_kill_mid_batch_leaves_an_encrypted_archive_that_opens_whole(tmp_path:
         assert conn.execute("SELECT count(*) FROM contacts").fetchone()[0] >= 2000
     finally:
         conn.close()
+
+
+def test_the_key_is_in_no_repr(tmp_path: Path) -> None:
+    settings = validate({"database": str(tmp_path / "a.sqlite"), "encryption_key": KEY})
+    assert settings.encryption_key == Key(KEY)
+    store = StoreSettings(settings.database, 30.0, 1, settings.encryption_key)
+    for shown in (repr(settings), repr(store), repr(settings.encryption_key), str(store)):
+        assert KEY not in shown
+        assert "correct horse" not in shown
