@@ -27,6 +27,20 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
 
 
+# ACTIVATE_VERSIONs from here on read as Unix times in ms (2001-09-09 on); smaller ones
+# (singer-sdk's seconds, counters) say nothing about when their pass started.
+MS_VERSION_FROM = 10**12
+
+
+def version_time(version: int) -> str | None:
+    """When the pass of an ACTIVATE_VERSION started, written as the target writes
+    `_sdc_received_at` (ms); None when the version is not a time in ms."""
+    if version < MS_VERSION_FROM:
+        return None
+    moment = datetime.datetime.fromtimestamp(version / 1000, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def canonical_sha(record: t.Any) -> bytes:
     """Identity of a record's content: key order and whitespace do not make a new version."""
     try:

@@ -166,10 +166,12 @@ def stored_shas(table: str, n: int) -> str:
 
 
 def mark_deleted(table: str) -> str:
-    """ACTIVATE_VERSION: (deleted_at, version) -> rows of older versions marked."""
+    """ACTIVATE_VERSION: (deleted_at, version, written_before, written_before) -> rows of older
+    versions marked, only those last written before `written_before` when it is not NULL."""
     return (
         f"UPDATE {quote(table)} SET _sdc_deleted_at = ? "
-        "WHERE _sdc_deleted_at IS NULL AND (_sdc_table_version IS NULL OR _sdc_table_version < ?)"
+        "WHERE _sdc_deleted_at IS NULL AND (_sdc_table_version IS NULL OR _sdc_table_version < ?) "
+        "AND (? IS NULL OR _sdc_received_at < ?)"
     )
 
 

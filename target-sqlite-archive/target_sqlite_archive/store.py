@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
-from target_sqlite_archive.batch import utc_now
+from target_sqlite_archive.batch import utc_now, version_time
 from target_sqlite_archive.catalog import NewColumn, TableInfo
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -230,11 +230,18 @@ class ArchiveStore:
         return found
 
     def mark_deleted(self, stream: str, version: int) -> int:
-        """ACTIVATE_VERSION: rows a newer complete pass did not send are marked, not dropped."""
+        """ACTIVATE_VERSION: rows a newer complete pass did not send are marked, not dropped.
+
+        A version that is a Unix time in milliseconds (singer-python's habit, and the tap's
+        reconcile pass) is also when the pass started: a row last written at or after it was
+        written during the pass by someone else (a webhook follower, another run) and is kept.
+        """
         info = self.catalog.root(stream)
         if info is None:
             return 0
-        cursor = self.conn.execute(sql.mark_deleted(info.name), (utc_now(), version))
+        before = version_time(version)
+        values = (utc_now(), version, before, before)
+        cursor = self.conn.execute(sql.mark_deleted(info.name), values)
         return cursor.rowcount
 
     def save_state(self, state: t.Any) -> None:
