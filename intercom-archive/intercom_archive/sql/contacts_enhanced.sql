@@ -1,0 +1,46 @@
+-- contacts_enhanced: live users and leads with their companies and tags
+-- requires: contacts
+-- optional: companies(id, name)
+-- optional: tags(id, name)
+-- optional: contacts__companies__data(_sdc_root_id, _sdc_position, id)
+-- optional: contacts__tags__data(_sdc_root_id, _sdc_position, id)
+-- Like Fivetran's intercom__contact_enhanced: a contact's companies and tags as one
+-- comma-separated list each, in Intercom's order, names looked up in their own streams.
+SELECT
+    ct.id AS contact_id,
+    ct.role,
+    ct.name,
+    ct.email,
+    ct.phone,
+    ct.external_id,
+    ct.created_at,
+    ct.updated_at,
+    ct.signed_up_at,
+    ct.last_seen_at,
+    ct.last_replied_at,
+    ct.location__country AS country,
+    ct.location__city AS city,
+    ct.owner_id,
+    (
+        SELECT group_concat(co.name, ', ')
+        FROM (
+            SELECT companies.name FROM contacts__companies__data AS cd
+            JOIN companies ON companies.id = cd.id
+            WHERE cd._sdc_root_id = ct._sdc_id
+            ORDER BY cd._sdc_position
+        ) AS co
+    ) AS companies,
+    (
+        SELECT count(*) FROM contacts__companies__data AS cd WHERE cd._sdc_root_id = ct._sdc_id
+    ) AS count_companies,
+    (
+        SELECT group_concat(tg.name, ', ')
+        FROM (
+            SELECT tags.name FROM contacts__tags__data AS td
+            JOIN tags ON tags.id = td.id
+            WHERE td._sdc_root_id = ct._sdc_id
+            ORDER BY td._sdc_position
+        ) AS tg
+    ) AS tags
+FROM contacts AS ct
+WHERE ct._sdc_deleted_at IS NULL
