@@ -1,0 +1,86 @@
+"""An archive synced from the emulator by the real tap and target, for the read side's tests.
+
+One archive per test process (building it takes a few seconds); tests that change the
+workspace or the archive build their own with `synced_archive`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intercom_archive import cli
+from tests.emulator import Emulator
+from tests.reliability.pipeline import (
+    PipelineRun,
+    run_pipeline,
+    small_spec,
+    tap_config,
+    target_config,
+)
+
+
+@dataclass
+class Synced:
+    """An emulator and the archive its workspace was synced into."""
+
+    emulator: Emulator
+    database: Path
+    folder: Path
+    last: PipelineRun
+
+    def sync(self) -> PipelineRun:
+        """Another (incremental) run from the last committed state."""
+        self.last = run_pipeline(
+            self.folder,
+            tap_config(self.emulator),
+            target_config(self.database),
+            state=self.last.state,
+        )
+        assert self.last.ok, self.last.describe()
+        return self.last
+
+
+@contextlib.contextmanager
+def synced_archive(folder: Path, **spec: Any) -> Iterator[Synced]:
+    with Emulator(small_spec(**spec), token="read-side-token") as emulator:
+        database = folder / "archive.sqlite"
+        run = run_pipeline(folder, tap_config(emulator), target_config(database))
+        assert run.ok, run.describe()
+        yield Synced(emulator, database, folder, run)
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """Synced once per test process; its views installed. Tests must not change it."""
+    with synced_archive(tmp_path_factory.mktemp("read-archive")) as synced:
+        assert cli.main(["views", "--database", str(synced.database)]) == 0
+        yield synced
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run_cli(*argv: str) -> Result:
+    """`intercom-archive ARGV` in this process, its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as exit_:  # argparse's usage errors
+            code = int(exit_.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())

@@ -1,0 +1,75 @@
+"""`intercom-archive contact`: email in any case, phone by digits, external id, freshness."""
+
+# S608: table and column names here are the test's own constants.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.read.conftest import Synced, run_cli
+
+
+def _a_contact(archive: Synced, where: str) -> sqlite3.Row:
+    with sqlite3.connect(archive.database) as connection:
+        connection.row_factory = sqlite3.Row
+        row = connection.execute(f"SELECT * FROM contacts WHERE {where} LIMIT 1").fetchone()
+    assert row is not None
+    return row
+
+
+def test_email_in_another_case_finds_the_contact_with_every_field(archive: Synced) -> None:
+    contact = _a_contact(archive, "email IS NOT NULL AND role = 'user'")
+    email = contact["email"]
+    third_case = "".join(ch.upper() if i % 2 else ch.lower() for i, ch in enumerate(email))
+    assert third_case not in (email, email.lower(), email.upper())
+    result = run_cli(
+        "contact", "--database", str(archive.database), "--email", third_case, "--json"
+    )
+    assert result.code == 0, result.err
+    found = result.json()
+    assert [c["id"] for c in found["contacts"]] == [contact["id"]]
+    hit = found["contacts"][0]
+    for field in ("id", "role", "email", "external_id", "name", "updated_at", "deleted"):
+        assert field in hit
+    assert hit["email"] == email
+    assert hit["role"] == "user"
+    assert hit["deleted"] is False
+    assert "merged_into_id" in hit
+
+
+def test_the_output_says_how_fresh_the_contacts_are(archive: Synced) -> None:
+    state = archive.last.state or {}
+    bookmark = state["bookmarks"]["contacts"]["replication_key_value"]
+    contact = _a_contact(archive, "email IS NOT NULL")
+    result = run_cli("contact", "-d", str(archive.database), "--email", contact["email"], "--json")
+    freshness = result.json()["freshness"]
+    assert freshness["contacts_updated_through"] == bookmark
+    with sqlite3.connect(archive.database) as connection:
+        (committed_at,) = connection.execute("SELECT committed_at FROM _archive_state").fetchone()
+    assert freshness["committed_at"] == committed_at
+    text = run_cli("contact", "-d", str(archive.database), "--email", contact["email"])
+    assert committed_at in text.out
+    assert bookmark in text.out
+
+
+def test_phone_is_compared_by_its_digits(archive: Synced) -> None:
+    contact = _a_contact(archive, "phone IS NOT NULL")
+    digits = "".join(ch for ch in contact["phone"] if ch.isdigit())
+    spaced = f"+{digits[:2]} ({digits[2:4]}) {digits[4:7]}-{digits[7:]}"
+    result = run_cli("contact", "-d", str(archive.database), "--phone", spaced, "--json")
+    assert result.code == 0, result.err
+    assert contact["id"] in [c["id"] for c in result.json()["contacts"]]
+
+
+def test_external_id_and_no_match(archive: Synced) -> None:
+    contact = _a_contact(archive, "external_id IS NOT NULL")
+    result = run_cli(
+        "contact", "-d", str(archive.database), "--external-id", contact["external_id"], "--json"
+    )
+    assert [c["id"] for c in result.json()["contacts"]] == [contact["id"]]
+    nobody = run_cli("contact", "-d", str(archive.database), "--email", "nobody@x.test", "--json")
+    assert nobody.code == 0
+    assert nobody.json()["contacts"] == []
+    text = run_cli("contact", "-d", str(archive.database), "--email", "nobody@x.test")
+    assert "no contact matches" in text.out
