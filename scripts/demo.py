@@ -19,6 +19,8 @@ DEMO_PORT = 8765
 DEMO_DATABASE = ROOT / "output" / "demo.sqlite"
 PROD_DATABASE = ROOT / "output" / "intercom.sqlite"
 JOB_STATE_ID = "{env}:tap-intercom-to-target-sqlite-archive"
+# The job of meltano.yml: the sync, then the read side's analyst views over what it wrote.
+JOB_BLOCKS = ("tap-intercom", "target-sqlite-archive", "intercom-archive:views")
 WORKSPACE = ["--seed", "1", "--contacts", "3000", "--conversations", "1500", "--tickets", "300"]
 
 
@@ -149,8 +151,11 @@ def run_demo() -> None:
             control(url, "reset_stats", {})
             before = last_version(DEMO_DATABASE)
             started = time.monotonic()
-            say(f"{label}: meltano --environment=demo run tap-intercom target-sqlite-archive")
-            meltano("--environment=demo", "run", "tap-intercom", "target-sqlite-archive", env=env)
+            say(
+                f"{label}: meltano --environment=demo run tap-intercom target-sqlite-archive "
+                "intercom-archive:views"
+            )
+            meltano("--environment=demo", "run", *JOB_BLOCKS, env=env)
             stats = control(url, "stats")
             figures.append(
                 (
@@ -173,6 +178,10 @@ def run_demo() -> None:
                 for stream, count in written.items():
                     print(f"      {stream:<24} {count:>6} new versions")
         say(f"Meltano's state for the next run: meltano --environment=demo state get {state_id}")
+        say(
+            "read it: .venv/bin/intercom-archive status --database output/demo.sqlite "
+            "(also search, contact, conversation, serve)"
+        )
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
@@ -182,7 +191,7 @@ def run_intercom() -> None:
     say("TAP_INTERCOM_ACCESS_TOKEN is set: syncing Intercom (environment prod), read-only")
     (ROOT / "output").mkdir(exist_ok=True)
     meltano("install", quiet=True)
-    meltano("--environment=prod", "run", "tap-intercom", "target-sqlite-archive")
+    meltano("--environment=prod", "run", *JOB_BLOCKS)
     summary(PROD_DATABASE)
 
 

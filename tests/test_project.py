@@ -168,6 +168,7 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
             "TAP_INTERCOM_API_URL": emu.url,
             "TAP_INTERCOM_ACCESS_TOKEN": "meltano-test-token",
             "TARGET_SQLITE_ARCHIVE_DATABASE": str(database),
+            "INTERCOM_ARCHIVE_DATABASE": str(database),
         }
         installed = _meltano("install", env=env)
         assert installed.returncode == 0, installed.stderr[-3000:]
@@ -178,6 +179,7 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
             suffix,
             "tap-intercom",
             "target-sqlite-archive",
+            "intercom-archive:views",  # the job's last task, as in meltano.yml
         )
         try:
             first = _meltano(*run, env=env)
@@ -187,6 +189,11 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
                 for stream in ("contacts", "conversations", "tickets", "companies", "admins"):
                     ids = {r[0] for r in archive.execute(f'SELECT id FROM "{stream}"')}  # noqa: S608
                     assert ids == set(map(str, truth[stream])), stream
+                views = {
+                    r[0]
+                    for r in archive.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
+                }
+                assert "conversations_enhanced" in views
             stored = json.loads(
                 _meltano("--environment=demo", "state", "get", state_id, env=env).stdout
             )
