@@ -1,0 +1,1 @@
+"""Benchmarks of the read side (intercom-archive) on a large generated archive."""
