@@ -104,10 +104,20 @@ def main() -> None:
     try:
         wait_for(f"{base}/")
         DOCS.mkdir(parents=True, exist_ok=True)
-        shoot(f"{base}/archive/conversation_parts?_search={quote(word)}", DOCS / "search.png")
+        # `_col` keeps the pages to the columns a reader looks at.
+        search_columns = "".join(
+            f"&_col={c}" for c in ("conversation_id", "id", "author__name", "created_at", "body")
+        )
+        shoot(
+            f"{base}/archive/conversation_parts?_search={quote(word)}{search_columns}",
+            DOCS / "search.png",
+        )
+        thread_columns = "".join(
+            f"&_col={c}" for c in ("created_at", "part_type", "author_type", "author_name", "body")
+        )
         shoot(
             f"{base}/archive/conversation_parts_enhanced?conversation_id={conversation_id}"
-            "&_sort=created_at",
+            f"&_sort=created_at{thread_columns}",
             DOCS / "conversation.png",
         )
         shoot(f"{base}/archive", DOCS / "database.png")
