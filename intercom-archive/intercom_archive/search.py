@@ -17,6 +17,7 @@ one table is ever compared with another's.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import asdict, dataclass
@@ -122,6 +123,30 @@ def _clean_snippet(snippet: str | None) -> str:
     return " ".join(plain_text(text).split())
 
 
+def _live_filter(
+    connection: sqlite3.Connection, fts: FtsTable, present: set[str]
+) -> tuple[list[str], list[str]]:
+    """The key columns of a hit's row and the conditions that keep deleted records out."""
+    content_columns = column_names(connection, fts.content)
+    parent = PARTS.get(fts.table)
+    keys = [parent[1], "id"] if parent else ["id"]
+    if any(k not in content_columns for k in keys):
+        return [], []
+    live = []
+    if "_sdc_deleted_at" in content_columns:
+        live.append("r._sdc_deleted_at IS NULL")
+    owner_key = f"r.{quote_identifier(parent[1])}" if parent else "r.id"
+    stream = fts.stream
+    if parent and stream in present and "_sdc_deleted_at" in column_names(connection, stream):
+        live.append(
+            f"NOT EXISTS (SELECT 1 FROM {quote_identifier(stream)} AS o "
+            f"WHERE o.id = {owner_key} AND o._sdc_deleted_at IS NOT NULL)"
+        )
+    if stream == "conversations" and "deleted_conversations" in present:
+        live.append(f"{owner_key} NOT IN (SELECT id FROM deleted_conversations)")
+    return keys, live
+
+
 def _search_table(
     connection: sqlite3.Connection,
     fts: FtsTable,
@@ -130,41 +155,48 @@ def _search_table(
     include_deleted: bool,
     present: set[str],
 ) -> list[Hit]:
-    content_columns = column_names(connection, fts.content)
-    parent = PARTS.get(fts.table)
-    key_columns = [parent[1], "id"] if parent else ["id"]
-    if any(k not in content_columns for k in key_columns):
+    """The table's best `limit` live hits.
+
+    In two steps, because FTS5 ranks from the index alone but a snippet re-reads its row: the
+    index's top rowids first (more when some turn out deleted), then keys and snippets for
+    those rows only. A common word matches hundreds of thousands of parts; only the top ones
+    are ever joined or snippeted.
+    """
+    keys, live = _live_filter(connection, fts, present)
+    if not keys:
         return []
-    where = [f"{quote_identifier(fts.name)} MATCH ?"]
-    if not include_deleted:
-        if "_sdc_deleted_at" in content_columns:
-            where.append("r._sdc_deleted_at IS NULL")
-        stream = fts.stream
-        owner_key = f"r.{quote_identifier(parent[1])}" if parent else "r.id"
-        if parent and stream in present and "_sdc_deleted_at" in column_names(connection, stream):
-            where.append(
-                f"NOT EXISTS (SELECT 1 FROM {quote_identifier(stream)} AS o "
-                f"WHERE o.id = {owner_key} AND o._sdc_deleted_at IS NOT NULL)"
-            )
-        if stream == "conversations" and "deleted_conversations" in present:
-            where.append(f"{owner_key} NOT IN (SELECT id FROM deleted_conversations)")
-    keys = ", ".join(f"r.{quote_identifier(k)}" for k in key_columns)
-    sql = (
-        f"SELECT {keys}, snippet({quote_identifier(fts.name)}, -1, '[', ']', '…', 12) "
-        f"FROM {quote_identifier(fts.name)} "
-        f"JOIN {quote_identifier(fts.content)} AS r "
-        f"ON r.{quote_identifier(fts.content_rowid)} = {quote_identifier(fts.name)}.rowid "
-        f"WHERE {' AND '.join(where)} ORDER BY {quote_identifier(fts.name)}.rank LIMIT ?"
+    index = quote_identifier(fts.name)
+    top = f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rank LIMIT ?"
+    rows_sql = (
+        f"SELECT r.{quote_identifier(fts.content_rowid)}, "
+        + ", ".join(f"r.{quote_identifier(k)}" for k in keys)
+        + f" FROM {quote_identifier(fts.content)} AS r "
+        f"WHERE r.{quote_identifier(fts.content_rowid)} IN (SELECT value FROM json_each(?))"
+        + ("" if include_deleted else "".join(f" AND {c}" for c in live))
+    )
+    wanted = limit
+    while True:
+        ranked = [row[0] for row in connection.execute(top, (match, wanted))]
+        found = {row[0]: row[1:] for row in connection.execute(rows_sql, (json.dumps(ranked),))}
+        chosen = [rowid for rowid in ranked if rowid in found][:limit]
+        if len(chosen) >= limit or len(ranked) < wanted:
+            break
+        wanted *= 4  # deleted rows took places in the top: look further down
+    snippets = dict(
+        connection.execute(
+            f"SELECT rowid, snippet({index}, -1, '[', ']', '…', 12) FROM {index} "
+            f"WHERE {index} MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+            (match, json.dumps(chosen)),
+        ).fetchall()
     )
     hits = []
-    for position, row in enumerate(connection.execute(sql, (match, limit)), start=1):
-        if parent:
-            owner, part, snippet = row
-            hit = Hit(fts.stream, str(owner), _clean_snippet(snippet), str(part), fts.table)
+    for position, rowid in enumerate(chosen, start=1):
+        row = found[rowid]
+        snippet = _clean_snippet(snippets.get(rowid))
+        if fts.table in PARTS:
+            hits.append(Hit(fts.stream, str(row[0]), snippet, str(row[1]), fts.table, position))
         else:
-            owner, snippet = row
-            hit = Hit(fts.stream, str(owner), _clean_snippet(snippet), None, fts.table)
-        hits.append(Hit(hit.stream, hit.id, hit.snippet, hit.part_id, hit.table, position))
+            hits.append(Hit(fts.stream, str(row[0]), snippet, None, fts.table, position))
     return hits
 
 
