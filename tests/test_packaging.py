@@ -21,6 +21,7 @@ PACKAGES = {
     # subdirectory: (distribution, executable)
     "tap-intercom": ("archivist-tap-intercom", "tap-intercom"),
     "target-sqlite-archive": ("target-sqlite-archive", "target-sqlite-archive"),
+    "intercom-archive": ("intercom-archive", "intercom-archive"),
 }
 
 
