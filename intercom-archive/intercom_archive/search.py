@@ -137,10 +137,17 @@ def _live_filter(
         live.append("r._sdc_deleted_at IS NULL")
     owner_key = f"r.{quote_identifier(parent[1])}" if parent else "r.id"
     stream = fts.stream
-    if parent and stream in present and "_sdc_deleted_at" in column_names(connection, stream):
+    owner_columns = column_names(connection, stream) if parent and stream in present else set()
+    if "_sdc_deleted_at" in owner_columns:
+        # `_sdc_id` (the key as a JSON array) is the archive's unique, indexed key column.
+        match_owner = (
+            f"o._sdc_id = json_array({owner_key})"
+            if "_sdc_id" in owner_columns
+            else f"o.id = {owner_key}"
+        )
         live.append(
             f"NOT EXISTS (SELECT 1 FROM {quote_identifier(stream)} AS o "
-            f"WHERE o.id = {owner_key} AND o._sdc_deleted_at IS NOT NULL)"
+            f"WHERE {match_owner} AND o._sdc_deleted_at IS NOT NULL)"
         )
     if stream == "conversations" and "deleted_conversations" in present:
         live.append(f"{owner_key} NOT IN (SELECT id FROM deleted_conversations)")
