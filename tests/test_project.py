@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tap_intercom.search import to_iso
 from tap_intercom.tap import TapIntercom
+from tap_intercom.timestamps import iso
 from tests.emulator import Emulator, WorkspaceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +215,7 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
                     (updated,) = archive.execute(
                         "SELECT updated_at FROM conversations WHERE id = ?", (rid,)
                     ).fetchone()
-                    assert updated == to_iso(now_true[rid])
+                    assert updated == iso(now_true[rid])
         finally:
             _meltano("--environment=demo", "state", "clear", "--force", state_id, env=env)
 

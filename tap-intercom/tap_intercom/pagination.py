@@ -16,14 +16,22 @@ class _Getter(Protocol):
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
 
+def next_cursor(body: dict[str, Any]) -> str | None:
+    """The `pages.next.starting_after` cursor of a page, if it has one."""
+    pages = body.get("pages")
+    following = pages.get("next") if isinstance(pages, dict) else None
+    if isinstance(following, dict) and following.get("starting_after"):
+        return str(following["starting_after"])
+    return None
+
+
 def next_page(body: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
     """What to ask for next: ("cursor", {starting_after}) or ("link", query of the next URL)."""
+    cursor = next_cursor(body)
+    if cursor is not None:
+        return "cursor", {"starting_after": cursor}
     pages = body.get("pages")
-    if not isinstance(pages, dict):
-        return None
-    following = pages.get("next")
-    if isinstance(following, dict) and following.get("starting_after"):
-        return "cursor", {"starting_after": str(following["starting_after"])}
+    following = pages.get("next") if isinstance(pages, dict) else None
     if isinstance(following, str) and following:
         return "link", dict(parse_qsl(urlsplit(following).query))
     return None

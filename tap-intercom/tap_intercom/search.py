@@ -1,6 +1,7 @@
-"""Pure builders for Intercom search: windows, query bodies, and the state that resumes them.
+"""The rules of Intercom search windows: bounds, query bodies, page by page progress, state.
 
-No I/O here: every rule about bounds and resumption is unit-tested directly.
+No I/O here: every rule about bounds, completeness and resumption is unit-tested directly; the
+stream's loop only sends the requests and emits what `take_page` says.
 
 A window is the range of `updated_at` one run reads: from (bookmark - lookback) to a signpost
 frozen when the sync starts. Its state is written after every page (the provider cursor of the
@@ -10,9 +11,11 @@ bookmark (`replication_key_value`) moves to the window's end only when the windo
 
 from __future__ import annotations
 
-import datetime
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
+
+from tap_intercom.timestamps import iso, parse_iso
 
 DAY = 86400
 REPLICATION_KEY = "updated_at"
@@ -27,14 +30,7 @@ def to_epoch(value: str | int | float | None) -> int | None:
         return None
     if isinstance(value, int | float):
         return int(value)
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return int(parsed.timestamp())
-
-
-def to_iso(seconds: int) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return int(parse_iso(value).timestamp())
 
 
 @dataclass
@@ -48,8 +44,8 @@ class Window:
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "window_start": to_iso(self.start),
-            "window_end": to_iso(self.end),
+            "window_start": iso(self.start),
+            "window_end": iso(self.end),
             "cursor": self.cursor,
             "last_id": self.last_id,
         }
@@ -124,14 +120,6 @@ def search_body(query: dict[str, Any], *, per_page: int, cursor: str | None) -> 
     }
 
 
-def next_cursor(body: dict[str, Any]) -> str | None:
-    pages = body.get("pages")
-    following = pages.get("next") if isinstance(pages, dict) else None
-    if isinstance(following, dict) and following.get("starting_after"):
-        return str(following["starting_after"])
-    return None
-
-
 def after_last_id(records: list[dict[str, Any]], last_id: str | None) -> list[dict[str, Any]]:
     """The records of a resumed page after the last one already emitted (all if not found)."""
     if not last_id:
@@ -140,3 +128,58 @@ def after_last_id(records: list[dict[str, Any]], last_id: str | None) -> list[di
         if str(record.get("id")) == last_id:
             return records[index + 1 :]
     return records
+
+
+@dataclass(frozen=True)
+class PageStep:
+    """What one search page means for its window.
+
+    `follow` is the cursor of the next page; when it is None the window ends after this page
+    and `close_at` is where its bookmark goes.
+    """
+
+    emit: list[dict[str, Any]]
+    skipped_old: int
+    newest: int
+    follow: str | None
+    close_at: int | None
+    repeated_cursor: bool = False
+
+
+def take_page(
+    window: Window,
+    records: list[dict[str, Any]],
+    cursor: str | None,
+    *,
+    seen_cursors: Set[str],
+    newest: int,
+) -> PageStep:
+    """The next step of a window from its latest page.
+
+    `records` is the page as listed, `cursor` the next page's cursor Intercom gave with it,
+    `seen_cursors` the cursors already followed in this window and `newest` the highest
+    updated_at read in the window so far.
+    """
+    if not records:
+        return PageStep(emit=[], skipped_old=0, newest=newest, follow=None, close_at=window.end)
+    fresh = after_last_id(records, window.last_id)
+    # Contact search matches whole days, so a page may start before the window: those are
+    # read again by the window that holds them.
+    emit = [r for r in fresh if (r.get(REPLICATION_KEY) or 0) >= window.start]
+    newest = max([newest, *(int(r.get(REPLICATION_KEY) or 0) for r in emit)])
+    skipped_old = len(fresh) - len(emit)
+    if cursor is None:
+        return PageStep(emit, skipped_old, newest, follow=None, close_at=window.end)
+    if cursor in seen_cursors:
+        # The rest of the window cannot be paged. Closing it at its end would skip the unread
+        # pages for good: the bookmark stops at the newest record read, so the next run (from
+        # there minus the lookback) reads them.
+        return PageStep(
+            emit,
+            skipped_old,
+            newest,
+            follow=None,
+            close_at=max(newest, window.start),
+            repeated_cursor=True,
+        )
+    return PageStep(emit, skipped_old, newest, follow=cursor, close_at=None)

@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from singer_sdk import typing as th
 
+from tap_intercom.timestamps import parse_iso
+
 REGION_URLS = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
@@ -165,13 +167,10 @@ def version_tuple(version: str) -> tuple[int, int]:
 def parse_start_date(value: str) -> datetime.datetime:
     """ISO 8601 date or date-time; naive values are UTC."""
     try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         msg = f"start_date: {value!r} is not an ISO 8601 date or date-time"
         raise SettingError(msg) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed
 
 
 def _int_in(config: dict, name: str, default: int, low: int, high: int) -> int:

@@ -1,4 +1,4 @@
-"""TapIntercom: settings, the shared client, the streams, and how a run ends."""
+"""TapIntercom: its settings, the shared client, the streams, and the run with its summary."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from importlib.metadata import version
 from typing import Any, ClassVar
 
 import click
-from singer_sdk import Stream, Tap
-from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
@@ -26,6 +24,7 @@ from typing_extensions import override
 from tap_intercom import DISTRIBUTION, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.errors import AccessTokenRejected, IntercomError, WrongURL
+from tap_intercom.sdk_hooks import SdkTap
 from tap_intercom.settings import (
     CONFIG_SCHEMA,
     SettingError,
@@ -96,7 +95,7 @@ STREAM_TYPES: list[type[Stream]] = [
 ]
 
 
-class TapIntercom(Tap):
+class TapIntercom(SdkTap):
     """Singer tap for the Intercom REST API."""
 
     name = "tap-intercom"
@@ -119,62 +118,47 @@ class TapIntercom(Tap):
         #: Streams that began a sync, and those skipped because their list answered 404.
         self.attempted: set[str] = set()
         self.not_found: set[str] = set()
+        # Unknown settings of the config, each with the known one closest to it.
+        self.unknown_settings: dict[str, str | None] = {}
         super().__init__(*args, validate_config=validate_config, **kwargs)
         if validate_config:
             _ = self.settings  # fail on a bad setting before the first request
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema checks, plus a warning per unknown setting naming the closest
-        known one, and without the bad value when that value is the token.
+    def warn_unknown_settings(self) -> None:
+        """A warning per unknown setting, naming the closest known one."""
+        self.append_builtin_config(self.config_jsonschema)
+        # The --about settings list, the SDK's own (stream_maps, flattening_*, ...) included.
+        self.unknown_settings = unknown_settings(
+            dict(self.config), self.config_jsonschema["properties"]
+        )
+        for key, close in self.unknown_settings.items():
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.logger.warning("Unknown setting '%s' is ignored%s", key, hint)
+
+    @override
+    def explain_config_error(self, message: str) -> str:
+        """A config error without the bad value when that value is the token, and with the
+        misspelled key when a required setting is missing.
 
         jsonschema's messages quote the value: a token handed over wrapped in an object or a
         list (as some secret stores do) would be printed whole.
         """
-        token = self._config.get("access_token")
-        self.append_builtin_config(self.config_jsonschema)
-        # The --about settings list, the SDK's own (stream_maps, flattening_*, ...) included.
-        unknown = unknown_settings(self._config, self.config_jsonschema["properties"])
-        for key, close in unknown.items():
-            hint = f"; did you mean '{close}'?" if close else ""
-            self.logger.warning("Unknown setting '%s' is ignored%s", key, hint)
+        error = _without_secret(message, self.config.get("access_token"))
+        missing = re.match(r"'(\w+)' is a required property", error)
+        typo = [k for k, close in self.unknown_settings.items() if missing and close == missing[1]]
+        return f"{error} (the config has '{typo[0]}': misspelled?)" if typo else error
 
-        def explained(error: str) -> str:
-            error = _without_secret(error, token)
-            missing = re.match(r"'(\w+)' is a required property", error)
-            typo = [k for k, close in unknown.items() if missing and close == missing[1]]
-            return f"{error} (the config has '{typo[0]}': misspelled?)" if typo else error
-
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigValidationError(
-                str(exc), errors=[explained(error) for error in exc.errors], schema=exc.schema
-            ) from None
-        return [explained(error) for error in errors]
-
-    @classproperty
+    @classmethod
     @override
-    def _env_var_config(cls) -> dict[str, Any]:
-        """The SDK's reading of TAP_INTERCOM_<NAME> variables, with numbers parsed here.
-
-        The SDK passes a decimal on as a string (which then fails the schema check) and
-        raises a traceback on a bad whole number; a bad value is one line naming the variable.
-        """
-        schema = cls.config_jsonschema
-        cls.append_builtin_config(schema)
-        numeric = {"integer", "number"}
-        others = {
-            name: spec
-            for name, spec in schema["properties"].items()
-            if not numeric & set(_types(spec))
-        }
-        config = parse_environment_config({"properties": others}, cls._env_var_prefix)
-        try:  # after the SDK's call, which loads a .env file into the environment
-            config.update(environment_numbers(schema, cls._env_var_prefix, os.environ))
+    def numbers_from_environment(cls, schema: dict[str, Any], prefix: str) -> dict[str, Any]:
+        """Numbers parsed here: the SDK passes a decimal on as a string (which then fails the
+        schema check) and raises a traceback on a bad whole number; a bad value is one line
+        naming the variable."""
+        try:
+            return environment_numbers(schema, prefix, os.environ)
         except SettingError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
-        return config
 
     @override
     def load_state(self, state_dict: dict[str, Any]) -> None:
@@ -220,6 +204,11 @@ class TapIntercom(Tap):
         hint = f" (missing scope: {scope})" if scope else ""
         self.skipped[stream] = reason + hint
         self.logger.warning("Skipping stream '%s'%s: %s", stream, hint, reason)
+
+    @override  # type: ignore[misc]  # final in the SDK, which has no end-of-run hook
+    def sync_all(self) -> None:
+        super().sync_all()
+        self.log_summary()
 
     def log_summary(self) -> None:
         client = self.__dict__.get("client")
@@ -334,11 +323,6 @@ class TapIntercom(Tap):
         except state.StateError as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
-
-
-def _types(spec: object) -> list[str]:
-    kind = spec.get("type") if isinstance(spec, dict) else None
-    return kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
 
 
 def _without_secret(message: str, secret: object) -> str:

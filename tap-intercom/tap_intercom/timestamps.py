@@ -1,12 +1,14 @@
-"""Unix seconds from Intercom to ISO-8601 UTC strings, driven by the stream's schema.
+"""Timestamps: Intercom's Unix seconds to ISO-8601 UTC strings and back, driven by the schema.
 
-Every property the schema types ``"format": "date-time"`` is converted wherever it sits: nested
+The one place that formats and parses ISO-8601 for the tap (records, state, settings). Every
+property the schema types ``"format": "date-time"`` is converted wherever it sits: nested
 objects and arrays of objects included. Objects the schema leaves open (``custom_attributes``)
 are not visited, so customer data passes through untouched. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 
@@ -45,15 +47,27 @@ def build_plan(schema: dict[str, Any]) -> Plan:
     return plan
 
 
+def iso(seconds: int) -> str:
+    """Unix seconds as '2024-05-01T12:00:00Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def to_iso(value: Any) -> Any:
     """Unix seconds (int, float or digit string) as '2024-05-01T12:00:00Z'; others unchanged."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        seconds = int(value)
-    else:
-        return value
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+        return iso(int(value))
+    return value
+
+
+def parse_iso(text: str) -> datetime.datetime:
+    """An ISO-8601 date or date-time ('Z' allowed); a value without a zone is UTC.
+
+    Raises ValueError when `text` is not ISO-8601.
+    """
+    parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)
 
 
 def apply_plan(record: Any, plan: Plan | bool) -> Any:

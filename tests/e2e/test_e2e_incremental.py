@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tap_intercom import search
+from tap_intercom import search, timestamps
 from tests.e2e.conftest import TOKEN, tap_config
 from tests.e2e.harness import TapRun, parse_output, run_tap, tap_command
 from tests.emulator import Emulator, WorkspaceSpec
@@ -61,7 +61,7 @@ def _assert_matches_truth(emu: Emulator, runs: list[TapRun]) -> None:
         for run in runs:
             latest.update(_latest(run, stream))
         for rid, updated in truth[stream].items():
-            assert latest.get(str(rid)) == search.to_iso(updated), (stream, rid)
+            assert latest.get(str(rid)) == timestamps.iso(updated), (stream, rid)
     for stream, key, truth_key in (
         ("conversation_parts", "conversation_id", "conversation_parts"),
         ("ticket_parts", "ticket_id", "ticket_parts"),
@@ -153,7 +153,7 @@ def test_changes_hidden_by_search_lag_are_captured_by_the_following_run(
     # The index has not caught up: the lagged versions are not seen yet.
     truth = emulator.truth()
     for rid in lagged_conversations:
-        assert _latest(second, "conversations").get(rid) != search.to_iso(
+        assert _latest(second, "conversations").get(rid) != timestamps.iso(
             truth["conversations"][rid]
         )
 
@@ -161,9 +161,9 @@ def test_changes_hidden_by_search_lag_are_captured_by_the_following_run(
     third = run_tap(tmp_path, config, state=second.state, streams=INCREMENTAL)
     assert third.returncode == 0
     for rid in lagged_conversations:
-        assert _latest(third, "conversations")[rid] == search.to_iso(truth["conversations"][rid])
+        assert _latest(third, "conversations")[rid] == timestamps.iso(truth["conversations"][rid])
     for rid in lagged_contacts:
-        assert _latest(third, "contacts")[rid] == search.to_iso(truth["contacts"][rid])
+        assert _latest(third, "contacts")[rid] == timestamps.iso(truth["contacts"][rid])
 
 
 def _cluster(emu: Emulator) -> tuple[int, set[str]]:
@@ -183,7 +183,7 @@ def test_shared_timestamp_cluster_is_complete_in_full_and_incremental_runs(
     assert members <= set(full.ids("conversations"))
 
     # An incremental run whose bookmark sits on the cluster's second, without any lookback.
-    state = {"bookmarks": {"conversations": {"replication_key_value": search.to_iso(at)}}}
+    state = {"bookmarks": {"conversations": {"replication_key_value": timestamps.iso(at)}}}
     inside = run_tap(tmp_path, config, state=state, streams=("conversations",))
     assert inside.returncode == 0
     assert members <= set(inside.ids("conversations"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_intercom import search
+from tap_intercom import timestamps
 from tests.e2e.harness import DEFAULT_STREAMS, tap_command
 from tests.emulator import Emulator, WorkspaceSpec
 
@@ -341,7 +341,7 @@ def archive_differences(database: Path, emu: Emulator) -> list[str]:
 
         deleted = {str(k) for k in truth["deleted_conversations"]}
         for table in TIMED:
-            want = {str(k): search.to_iso(v) for k, v in truth[table].items()}
+            want = {str(k): timestamps.iso(v) for k, v in truth[table].items()}
             have = {str(i): u for i, u in live(table, "id, updated_at")}
             if table == "conversations":
                 have = {i: u for i, u in have.items() if i in want or i not in deleted}
@@ -362,7 +362,9 @@ def archive_differences(database: Path, emu: Emulator) -> list[str]:
                     f"{table}: missing {sorted(want_ids - have_ids)[:5]}, "
                     f"extra {sorted(have_ids - want_ids)[:5]}"
                 )
-        want_deleted = {str(k): search.to_iso(v) for k, v in truth["deleted_conversations"].items()}
+        want_deleted = {
+            str(k): timestamps.iso(v) for k, v in truth["deleted_conversations"].items()
+        }
         have_deleted = {str(i): d for i, d in live("deleted_conversations", "id, deleted_at")}
         if want_deleted != have_deleted:
             problems.append(f"deleted_conversations: {have_deleted} != {want_deleted}")

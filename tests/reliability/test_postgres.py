@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tap_intercom import search
+from tap_intercom import timestamps
 from tests.e2e.harness import DEFAULT_STREAMS, tap_command
 from tests.emulator import Emulator
 from tests.reliability.pipeline import TIMED, TOKEN, small_spec, tap_config
@@ -138,7 +138,7 @@ def _differences(pg: Postgres, emu: Emulator) -> list[str]:
     problems = []
     deleted = {str(k) for k in truth["deleted_conversations"]}
     for table in TIMED:
-        want = {str(k): search.to_iso(v) for k, v in truth[table].items()}
+        want = {str(k): timestamps.iso(v) for k, v in truth[table].items()}
         have = dict(_live(pg, table, f"id, {_iso('updated_at')}"))
         if want != have:
             problems.append(
@@ -150,7 +150,7 @@ def _differences(pg: Postgres, emu: Emulator) -> list[str]:
         have_ids = {r[0] for r in _live(pg, table, "id")}
         if want_ids != have_ids:
             problems.append(f"{table}: {sorted(want_ids ^ have_ids)[:5]}")
-    want_deleted = {str(k): search.to_iso(v) for k, v in truth["deleted_conversations"].items()}
+    want_deleted = {str(k): timestamps.iso(v) for k, v in truth["deleted_conversations"].items()}
     have_deleted = dict(_live(pg, "deleted_conversations", f"id, {_iso('deleted_at')}"))
     if want_deleted != have_deleted:
         problems.append(f"deleted_conversations: {have_deleted} != {want_deleted}")
@@ -168,7 +168,7 @@ def _differences(pg: Postgres, emu: Emulator) -> list[str]:
         if want_pairs != have_pairs:
             problems.append(f"{table}: {len(want_pairs ^ have_pairs)} pairs differ")
     want_events = {
-        (str(c), name, search.to_iso(at))
+        (str(c), name, timestamps.iso(at))
         for c, events in truth["events"].items()
         for name, at in events
     }

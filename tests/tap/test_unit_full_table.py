@@ -8,7 +8,7 @@ import logging
 import pytest
 import requests_mock
 
-from tap_intercom import search
+from tap_intercom import timestamps
 from tap_intercom.streams import companies
 from tests.tap.conftest import API, NOW, NOW_ISO, FakeClock, make_config, paths, run_tap
 
@@ -206,7 +206,7 @@ def test_deleted_conversations_stop_at_the_known_ones(api: requests_mock.Mocker)
         "bookmarks": {
             "deleted_conversations": {
                 "replication_key": "deleted_at",
-                "replication_key_value": search.to_iso(bookmark),
+                "replication_key_value": timestamps.iso(bookmark),
             }
         }
     }
@@ -238,7 +238,7 @@ def test_deleted_conversations_stop_at_the_known_ones(api: requests_mock.Mocker)
     assert api.request_history[0].qs == {"per_page": ["60"], "order": ["desc"]}
     assert api.call_count == 2
     final = run.bookmark("deleted_conversations")
-    assert final["replication_key_value"] == search.to_iso(NOW - 10)
+    assert final["replication_key_value"] == timestamps.iso(NOW - 10)
 
 
 def test_a_scroll_recovered_after_exhausted_retries_logs_no_error(

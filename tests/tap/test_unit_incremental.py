@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from tap_intercom import search
+from tap_intercom import search, timestamps
 from tap_intercom.search import DAY
 from tests.tap.conftest import (
     API,
@@ -181,9 +181,9 @@ def test_resume_uses_the_saved_cursor_and_skips_emitted_records(
         "bookmarks": {
             "conversations": {
                 "replication_key": "updated_at",
-                "replication_key_value": search.to_iso(old_start + LOOKBACK),
-                "window_start": search.to_iso(old_start),
-                "window_end": search.to_iso(old_end),
+                "replication_key_value": timestamps.iso(old_start + LOOKBACK),
+                "window_start": timestamps.iso(old_start),
+                "window_end": timestamps.iso(old_end),
                 "cursor": "saved-cursor",
                 "last_id": "11",
             }
@@ -219,9 +219,9 @@ def test_a_refused_saved_cursor_restarts_the_window(api: requests_mock.Mocker) -
     state = {
         "bookmarks": {
             "conversations": {
-                "replication_key_value": search.to_iso(NOW - 3600),
-                "window_start": search.to_iso(NOW - 5400),
-                "window_end": search.to_iso(NOW - 3600),
+                "replication_key_value": timestamps.iso(NOW - 3600),
+                "window_start": timestamps.iso(NOW - 5400),
+                "window_end": timestamps.iso(NOW - 3600),
                 "cursor": "expired",
                 "last_id": "3",
             }
@@ -250,7 +250,7 @@ def test_later_run_starts_a_lookback_before_the_bookmark(api: requests_mock.Mock
         "bookmarks": {
             "conversations": {
                 "replication_key": "updated_at",
-                "replication_key_value": search.to_iso(bookmark),
+                "replication_key_value": timestamps.iso(bookmark),
                 **dict.fromkeys(WINDOW_KEYS),
             }
         }
@@ -280,8 +280,8 @@ def test_conversation_records_hold_part_counts_not_parts(api: requests_mock.Mock
         "returned_count": 3,
         "truncated": False,
     }
-    assert record["updated_at"] == search.to_iso(NOW - 100)
-    assert record["created_at"] == search.to_iso(NOW - 600)
+    assert record["updated_at"] == timestamps.iso(NOW - 100)
+    assert record["created_at"] == timestamps.iso(NOW - 600)
 
 
 def test_parts_come_from_the_single_hydration_get(api: requests_mock.Mocker) -> None:
@@ -303,7 +303,7 @@ def test_parts_come_from_the_single_hydration_get(api: requests_mock.Mocker) -> 
         ("2", "p2"),
     ]
     assert "conversation_updated_at" not in parts[0]
-    assert parts[0]["created_at"] == search.to_iso(NOW - 300)
+    assert parts[0]["created_at"] == timestamps.iso(NOW - 300)
     # Only one SCHEMA for the child, however many parents.
     assert len(run.of("SCHEMA", "conversation_parts")) == 1
 
@@ -352,7 +352,7 @@ def contacts_state(bookmark: int) -> dict[str, Any]:
         "bookmarks": {
             "contacts": {
                 "replication_key": "updated_at",
-                "replication_key_value": search.to_iso(bookmark),
+                "replication_key_value": timestamps.iso(bookmark),
                 **dict.fromkeys(WINDOW_KEYS),
             }
         }
@@ -455,8 +455,8 @@ def test_an_interrupted_first_run_resumes_from_a_null_bookmark(
             "conversations": {
                 "replication_key": "updated_at",
                 "replication_key_value": None,
-                "window_start": search.to_iso(NOW - 86400),
-                "window_end": search.to_iso(NOW - 3600),
+                "window_start": timestamps.iso(NOW - 86400),
+                "window_end": timestamps.iso(NOW - 3600),
                 "cursor": "half-way",
                 "last_id": None,
             }

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests_mock
 
-from tap_intercom import DISTRIBUTION, search
+from tap_intercom import DISTRIBUTION, timestamps
 from tests.tap.conftest import API, NOW, RATE_HEADERS, TOKEN, json_bodies, make_config, run_tap
 
 ADMINS = {"type": "admin.list", "admins": [{"type": "admin", "id": "1", "name": "Ann"}]}
@@ -187,7 +187,7 @@ def test_conversation_search_bodies_and_hydration_params(api: requests_mock.Mock
     )
     for cid, updated in (("1", start + 10), ("2", start + 20)):
         api.get(f"{API}/conversations/{cid}", json=conversation(cid, updated))
-    run_tap(["conversations"], config=make_config(start_date=search.to_iso(start)))
+    run_tap(["conversations"], config=make_config(start_date=timestamps.iso(start)))
 
     query = {
         "operator": "AND",
@@ -254,7 +254,7 @@ def test_search_stops_on_a_repeated_cursor_with_a_warning(
     assert any("repeated" in r.getMessage() for r in caplog.records)
     # The unread rest of the window is not skipped: the bookmark stops at the newest record
     # read, so the next run (from there minus the lookback) reads on.
-    assert run.bookmark("conversations")["replication_key_value"] == search.to_iso(NOW - 10)
+    assert run.bookmark("conversations")["replication_key_value"] == timestamps.iso(NOW - 10)
     assert run.bookmark("conversations")["window_end"] is None
 
 

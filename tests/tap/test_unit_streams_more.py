@@ -10,7 +10,7 @@ from typing import Any
 
 import requests_mock
 
-from tap_intercom import search
+from tap_intercom import timestamps
 from tap_intercom.errors import IntercomError
 from tests.tap.conftest import (
     API,
@@ -65,7 +65,7 @@ def test_tickets_hydrate_once_and_split_their_parts(api: requests_mock.Mocker) -
     ]
     (body,) = json_bodies(api, "/tickets/search")
     assert body["sort"] == {"field": "updated_at", "order": "ascending"}
-    assert run.bookmark("tickets")["replication_key_value"] == search.to_iso(NOW)
+    assert run.bookmark("tickets")["replication_key_value"] == timestamps.iso(NOW)
 
 
 def test_plan_restricted_search_skips_the_stream(api: requests_mock.Mocker) -> None:

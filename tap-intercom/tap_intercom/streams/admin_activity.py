@@ -10,6 +10,7 @@ from typing_extensions import override
 from tap_intercom import search
 from tap_intercom.probe import Probe
 from tap_intercom.streams.base import OwnStateStream
+from tap_intercom.timestamps import iso
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -35,7 +36,7 @@ class AdminActivityLogsStream(OwnStateStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        settings = self._intercom_tap.settings
+        settings = self.host.settings
         start_date = int(settings.start_date.timestamp()) if settings.start_date else None
         bookmark = search.to_epoch(self.stream_state.get("replication_key_value"))
         start = (
@@ -45,8 +46,8 @@ class AdminActivityLogsStream(OwnStateStream):
         self.logger.info(
             "%s: reading created_at from %s to %s",
             self.name,
-            search.to_iso(start),
-            search.to_iso(end),
+            iso(start),
+            iso(end),
         )
         # Whether the bounds include their value is not documented: one second outside each.
         params = {"created_at_after": str(max(start - 1, 0)), "created_at_before": str(end + 1)}
@@ -54,5 +55,5 @@ class AdminActivityLogsStream(OwnStateStream):
             yield from page
         state = self.stream_state
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = search.to_iso(end)
+        state["replication_key_value"] = iso(end)
         self.state_manager.is_flushed = False

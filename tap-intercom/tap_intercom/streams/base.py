@@ -1,4 +1,4 @@
-"""The base stream: the shared client, schema-driven timestamps, skip-on-403, progress.
+"""The base streams: the shared client, schema-driven timestamps, skip-on-403, progress.
 
 Streams page through Intercom themselves instead of the SDK's RESTStream request loop: every
 request must go through the tap's one client (one session, one rate budget, retries) and the
@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from singer_sdk import Stream
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
@@ -21,28 +20,59 @@ from tap_intercom import pagination
 from tap_intercom.errors import IntercomError, NotFound, StreamUnavailable, WrongURL
 from tap_intercom.progress import Progress
 from tap_intercom.schemas import schema_dir
+from tap_intercom.sdk_hooks import SdkStream
 from tap_intercom.settings import version_tuple
 from tap_intercom.timestamps import apply_plan, build_plan
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk import Stream, Tap
+    from singer_sdk.helpers.types import Context
 
     from tap_intercom.client import IntercomClient
-    from tap_intercom.tap import TapIntercom
+    from tap_intercom.settings import Settings
 
 SCHEMAS = SchemaDirectory(schema_dir())
 
 
-class IntercomStream(Stream):
+class TapHost(Protocol):
+    """What a stream uses of its tap besides the SDK's Tap (TapIntercom provides it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def client(self) -> IntercomClient: ...
+
+    @property
+    def streams(self) -> Mapping[str, Stream]: ...
+
+    @property
+    def skipped(self) -> Mapping[str, str]: ...
+
+    @property
+    def attempted(self) -> set[str]: ...
+
+    @property
+    def output_lock(self) -> threading.RLock: ...
+
+    def skip_stream(
+        self, stream: str, reason: str, *, scope: str | None = None, not_found: bool = False
+    ) -> None: ...
+
+    def wrong_url_message(self, what: str, detail: str = "") -> str: ...
+
+
+class IntercomStream(SdkStream):
     """A stream read through the tap's shared IntercomClient."""
 
     schema = StreamSchema(SCHEMAS)
     #: Oldest Intercom-Version that has this stream's endpoint.
     min_version: ClassVar[str | None] = None
 
-    def __init__(self, tap: TapIntercom) -> None:
-        super().__init__(tap)
-        self._intercom_tap = tap
+    def __init__(self, tap: Tap) -> None:
+        # The SDK hands every stream its Tap; ours is a TapHost too (TapIntercom builds them).
+        self.host = cast("TapHost", tap)
+        super().__init__(tap, self.host.output_lock)
         self._timestamp_plan = build_plan(self.schema)
         self._request_lock = threading.Lock()
         self.requests = 0
@@ -55,11 +85,11 @@ class IntercomStream(Stream):
 
     @property
     def client(self) -> IntercomClient:
-        return self._intercom_tap.client
+        return self.host.client
 
     @property
     def page_size(self) -> int:
-        return self._intercom_tap.settings.page_size
+        return self.host.settings.page_size
 
     # Requests, counted per stream for progress lines.
 
@@ -106,7 +136,7 @@ class IntercomStream(Stream):
 
     def version_lacks(self, needed: str | None) -> str | None:
         """Why the configured API version cannot serve an endpoint of version `needed`, if so."""
-        wanted = self._intercom_tap.settings.api_version
+        wanted = self.host.settings.api_version
         if needed and version_tuple(wanted) < version_tuple(needed):
             return f"its endpoint needs Intercom-Version {needed} or later (set: {wanted})"
         return None
@@ -116,19 +146,19 @@ class IntercomStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        if self.name in self._intercom_tap.skipped:
+        if self.name in self.host.skipped:
             # Already skipped in this run: a child stream meets its 403 once, not per parent.
             return
         reason = self.unavailable_reason()
         if reason:
-            self._intercom_tap.skip_stream(self.name, reason)
+            self.host.skip_stream(self.name, reason)
             return
         if context is None:
-            self._intercom_tap.attempted.add(self.name)
+            self.host.attempted.add(self.name)
         try:
             yield from self.fetch_records(context)
         except StreamUnavailable as exc:
-            self._intercom_tap.skip_stream(self.name, str(exc), scope=exc.scope)
+            self.host.skip_stream(self.name, str(exc), scope=exc.scope)
             return
         except NotFound as exc:
             if context is not None:
@@ -141,9 +171,9 @@ class IntercomStream(Stream):
                 raise
             if self.client.first_status == 404:
                 raise WrongURL(
-                    self._intercom_tap.wrong_url_message("the run's first request", str(exc))
+                    self.host.wrong_url_message("the run's first request", str(exc))
                 ) from None
-            self._intercom_tap.skip_stream(
+            self.host.skip_stream(
                 self.name,
                 f"{exc}; this API version, plan or region lacks the endpoint",
                 not_found=True,
@@ -168,13 +198,6 @@ class IntercomStream(Stream):
             # tap's single closing line says it better.
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
-
-    @override
-    def log_sync_costs(self) -> None:
-        super().log_sync_costs()
-        # The tap calls this for every stream once all have synced: the last one closes the run.
-        if list(self._tap.streams.values())[-1] is self:
-            self._intercom_tap.log_summary()
 
     @override
     def post_process(
@@ -211,12 +234,11 @@ class FullTableStream(IntercomStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        version = self._initialized_at // 1000
-        self._stream_version = version
+        version = self.begin_version()
         self.pass_complete = True
         yield from self.list_records()
         if self.pass_complete:
-            self._write_activate_version_message(version)
+            self.activate_version(version)
 
 
 class OwnStateStream(IntercomStream):
@@ -227,12 +249,8 @@ class OwnStateStream(IntercomStream):
     safe to move.
     """
 
+    own_bookmark = True
+
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         return None
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        return

@@ -58,7 +58,7 @@ class CallTranscriptsStream(IntercomStream):
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         assert context is not None
-        parent = self._intercom_tap.streams["conversations"]
+        parent = self.host.streams["conversations"]
         assert isinstance(parent, ConversationsStream)
         batch = parent.call_batches.pop(context["conversation_id"], None)
         if not batch:

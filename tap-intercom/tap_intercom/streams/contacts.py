@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 
+#: The inline lists of a contact that hold at most 10 items, with the key of their full list's
+#: records (GET /contacts/{id}/<list>) and whether that list is paged.
+FULL_LISTS: dict[str, tuple[str, bool]] = {
+    "tags": ("data", False),
+    "companies": ("companies", True),
+}
+SINGULAR = {"tags": "tag", "companies": "company"}
+
+
 class ContactsStream(SearchStream):
     """Changed contacts. Inline `tags` and `companies` hold at most 10 items; when Intercom
     says `has_more`, the rest is fetched (/contacts/{id}/tags, /contacts/{id}/companies) and
@@ -34,36 +43,26 @@ class ContactsStream(SearchStream):
         self._lists_refused: set[str] = set()
 
     def _complete_lists(self, contact: dict[str, Any]) -> dict[str, Any]:
-        contact_id = contact["id"]
-        tags = contact.get("tags")
-        if isinstance(tags, dict) and tags.get("has_more") and "tags" not in self._lists_refused:
-            try:
-                body = self.get(f"/contacts/{contact_id}/tags")
-            except StreamUnavailable as exc:
-                self._refuse("tags", exc)
-            else:
-                tags["data"] = [_reference(tag, "tag") for tag in body.get("data") or []]
-                tags["total_count"], tags["has_more"] = len(tags["data"]), False
-        companies = contact.get("companies")
-        if (
-            isinstance(companies, dict)
-            and companies.get("has_more")
-            and "companies" not in self._lists_refused
-        ):
+        for kind, (records_key, paged) in FULL_LISTS.items():
+            listing = contact.get(kind)
+            if not (isinstance(listing, dict) and listing.get("has_more")):
+                continue
+            if kind in self._lists_refused:
+                continue
             found: list[dict[str, Any]] = []
             try:
                 for page in self.pages(
-                    f"/contacts/{contact_id}/companies",
-                    records_key="companies",
-                    params={"per_page": self.page_size},
+                    f"/contacts/{contact['id']}/{kind}",
+                    records_key=records_key,
+                    params={"per_page": self.page_size} if paged else None,
                     counted=False,
                 ):
-                    found.extend(_reference(company, "company") for company in page)
+                    found.extend(_reference(item, kind) for item in page)
             except StreamUnavailable as exc:
-                self._refuse("companies", exc)
+                self._refuse(kind, exc)
             else:
-                companies["data"] = found
-                companies["total_count"], companies["has_more"] = len(found), False
+                listing["data"] = found
+                listing["total_count"], listing["has_more"] = len(found), False
         return contact
 
     def _refuse(self, kind: str, exc: StreamUnavailable) -> None:
@@ -93,18 +92,16 @@ class ContactsStream(SearchStream):
 def _reference(item: dict[str, Any], kind: str) -> dict[str, Any]:
     """The inline list's shape ({type, id, url}) for an item fetched whole: every item of the
     list then looks alike, and the full objects live in their own streams."""
-    plural = "companies" if kind == "company" else f"{kind}s"
     return {
-        "type": item.get("type") or kind,
+        "type": item.get("type") or SINGULAR[kind],
         "id": item.get("id"),
-        "url": f"/{plural}/{item.get('id')}",
+        "url": f"/{kind}/{item.get('id')}",
     }
 
 
 def _has_more(contact: dict[str, Any]) -> bool:
     return any(
-        isinstance(contact.get(key), dict) and contact[key].get("has_more")
-        for key in ("tags", "companies")
+        isinstance(contact.get(key), dict) and contact[key].get("has_more") for key in FULL_LISTS
     )
 
 

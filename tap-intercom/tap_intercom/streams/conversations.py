@@ -10,6 +10,7 @@ from typing_extensions import override
 from tap_intercom import qa, search
 from tap_intercom.streams.base import OwnStateStream
 from tap_intercom.streams.incremental import HydratedSearchStream, PartsStream
+from tap_intercom.timestamps import iso
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,7 +38,7 @@ class ConversationsStream(HydratedSearchStream):
     records_key = "conversations"
     item_path = "/conversations/{id}"
     parts_key = "conversation_parts"
-    parts_stream_name = "conversation_parts"
+    part_parent_key = "conversation_id"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,7 +114,6 @@ class ConversationPartsStream(PartsStream):
 
     name = "conversation_parts"
     parent_stream_type = ConversationsStream
-    parent_key = "conversation_id"
     primary_keys: ClassVar[list[str]] = ["conversation_id", "id"]
 
 
@@ -134,7 +134,7 @@ class DeletedConversationsStream(OwnStateStream):
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state = self.stream_state
         bookmark = search.to_epoch(state.get("replication_key_value"))
-        since = 0 if bookmark is None else bookmark - self._intercom_tap.settings.lookback_seconds
+        since = 0 if bookmark is None else bookmark - self.host.settings.lookback_seconds
         newest = bookmark or 0
         params = {"per_page": 60, "order": "desc"}
         for page in self.pages(self.path, records_key="conversations", params=params):
@@ -148,6 +148,7 @@ class DeletedConversationsStream(OwnStateStream):
                 yield record
             if older:
                 break
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = search.to_iso(newest) if newest else None
-        self.state_manager.is_flushed = False
+        with self.output_lock:
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = iso(newest) if newest else None
+            self.state_manager.is_flushed = False

@@ -9,6 +9,7 @@ from typing_extensions import override
 
 from tap_intercom import search
 from tap_intercom.streams.base import FullTableStream, OwnStateStream
+from tap_intercom.timestamps import iso
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -51,7 +52,7 @@ class MacrosStream(OwnStateStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        settings = self._intercom_tap.settings
+        settings = self.host.settings
         began = int(time.time())
         bookmark = search.to_epoch(self.stream_state.get("replication_key_value"))
         since: int | None
@@ -67,5 +68,5 @@ class MacrosStream(OwnStateStream):
             yield from page
         state = self.stream_state
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = search.to_iso(began)
+        state["replication_key_value"] = iso(began)
         self.state_manager.is_flushed = False

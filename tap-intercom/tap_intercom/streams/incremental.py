@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import metrics
 from typing_extensions import override
 
-from tap_intercom import search
+from tap_intercom import pagination, search
 from tap_intercom.errors import IntercomError, NotFound
+from tap_intercom.sdk_hooks import RunningCounter, SilentTimer
 from tap_intercom.search import Window
 from tap_intercom.streams.base import IntercomStream, OwnStateStream
+from tap_intercom.timestamps import iso
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -44,7 +46,7 @@ class SearchStream(OwnStateStream):
         """The stream's pool of `hydration_workers` threads, made on first use."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=self._intercom_tap.settings.hydration_workers,
+                max_workers=self.host.settings.hydration_workers,
                 thread_name_prefix=f"{self.name}-worker",
             )
         return self._executor
@@ -52,18 +54,16 @@ class SearchStream(OwnStateStream):
     # State.
 
     def _save(self, window: Window | None, *, bookmark: int | None = None) -> None:
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        if bookmark is not None:
-            state["replication_key_value"] = search.to_iso(bookmark)
-        else:
-            # A first run has no bookmark until its window ends; the key is still written.
-            state.setdefault("replication_key_value", None)
-        state.update(window.to_state() if window else search.idle_state())
-        self.state_manager.is_flushed = False
-
-    def _flush_state(self) -> None:
-        self._write_state_message()
+        with self.output_lock:
+            state = self.stream_state
+            state["replication_key"] = self.replication_key
+            if bookmark is not None:
+                state["replication_key_value"] = iso(bookmark)
+            else:
+                # A first run has no bookmark until its window ends; the key is still written.
+                state.setdefault("replication_key_value", None)
+            state.update(window.to_state() if window else search.idle_state())
+            self.state_manager.is_flushed = False
 
     # Records.
 
@@ -76,7 +76,7 @@ class SearchStream(OwnStateStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        settings = self._intercom_tap.settings
+        settings = self.host.settings
         start_date = int(settings.start_date.timestamp()) if settings.start_date else None
         windows = search.plan_windows(
             dict(self.stream_state),
@@ -96,18 +96,17 @@ class SearchStream(OwnStateStream):
         self.logger.info(
             "%s: reading updated_at from %s to %s%s",
             self.name,
-            search.to_iso(window.start),
-            search.to_iso(window.end),
+            iso(window.start),
+            iso(window.end),
             " (resuming inside the window)" if window.cursor or window.last_id else "",
         )
         self._save(window)
-        self._flush_state()
+        self.write_state()
         seen_cursors: set[str] = set()
         # Only the first request of a resumed window carries a cursor saved by an earlier run.
         saved_cursor = window.cursor is not None
         skipped_old = 0
-        newest = 0  # the highest updated_at read in this window
-        end = window.end
+        newest = 0
         while True:
             body = self._search_page(window, saved_cursor=saved_cursor)
             saved_cursor = False
@@ -116,46 +115,43 @@ class SearchStream(OwnStateStream):
                 self.logger.info(
                     "%s: the search matches %d records", self.name, body["total_count"]
                 )
-            page = body.get(self.records_key) or []
-            if not page:
-                break
-            fresh = search.after_last_id(page, window.last_id)
-            in_window = [r for r in fresh if (r.get("updated_at") or 0) >= window.start]
-            skipped_old += len(fresh) - len(in_window)
-            newest = max([newest, *(int(r.get("updated_at") or 0) for r in in_window)])
-            for record in self.expand(in_window):
+            step = search.take_page(
+                window,
+                body.get(self.records_key) or [],
+                pagination.next_cursor(body),
+                seen_cursors=seen_cursors,
+                newest=newest,
+            )
+            skipped_old += step.skipped_old
+            newest = step.newest
+            for record in self.expand(step.emit):
                 yield record
                 # Back here, the SDK has written the record: it counts as emitted.
                 window.last_id = str(record.get("id"))
                 self._save(window)
-            self.progress.add(len(in_window), self.requests)
-            cursor = search.next_cursor(body)
-            if cursor is None:
+            self.progress.add(len(step.emit), self.requests)
+            if step.follow is None:
                 break
-            if cursor in seen_cursors:
-                # The rest of the window cannot be paged. Closing it at its end would skip the
-                # unread pages for good: the bookmark stops at the newest record read, so the
-                # next run (from there minus the lookback) reads them.
-                end = max(newest, window.start)
-                self.logger.warning(
-                    "%s: the search repeated a cursor; the window closes at %s instead of %s",
-                    self.name,
-                    search.to_iso(end),
-                    search.to_iso(window.end),
-                )
-                break
-            seen_cursors.add(cursor)
-            window.cursor, window.last_id = cursor, None
+            seen_cursors.add(step.follow)
+            window.cursor, window.last_id = step.follow, None
             self._save(window)
-            self._flush_state()
+            self.write_state()
+        assert step.close_at is not None  # take_page closes every window it does not follow
+        if step.repeated_cursor:
+            self.logger.warning(
+                "%s: the search repeated a cursor; the window closes at %s instead of %s",
+                self.name,
+                iso(step.close_at),
+                iso(window.end),
+            )
         if skipped_old:
             self.logger.info(
                 "%s: skipped %d records from before the window (day-aligned overlap)",
                 self.name,
                 skipped_old,
             )
-        self._save(None, bookmark=end)
-        self._flush_state()
+        self._save(None, bookmark=step.close_at)
+        self.write_state()
 
     def _search_page(self, window: Window, *, saved_cursor: bool = False) -> dict[str, Any]:
         body = search.search_body(self.query(window), per_page=self.page_size, cursor=window.cursor)
@@ -180,17 +176,18 @@ class HydratedSearchStream(SearchStream):
     """A search stream whose records are fetched again by id for their parts.
 
     Hydration runs `hydration_workers` GETs at once (all inside the shared rate budget) and
-    yields the records in search order. The parts go to the child stream through `pending`,
-    never through the SDK's context, whose metric lines print it.
+    yields the records in search order. The parts go to the parts stream through its
+    `pending`, never through the SDK's context, whose metric lines print it.
     """
 
     item_path: ClassVar[str]
     parts_key: ClassVar[str]
-    parts_stream_name: ClassVar[str]
+    #: The field that links each part to its record (e.g. conversation_id), which is also the
+    #: key of the parts stream's context: declared once, here, for both.
+    part_parent_key: ClassVar[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pending: dict[str, list[dict[str, Any]]] = {}
         self.missing = 0
         self.truncated = 0
 
@@ -203,8 +200,9 @@ class HydratedSearchStream(SearchStream):
         except NotFound:
             return None
 
-    def _parts_wanted(self) -> bool:
-        return any(child.selected for child in self.child_streams)
+    def parts_streams(self) -> list[PartsStream]:
+        """The selected parts streams: the SDK links them here from their parent_stream_type."""
+        return [c for c in self.child_streams if isinstance(c, PartsStream) and c.selected]
 
     @override
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -230,8 +228,8 @@ class HydratedSearchStream(SearchStream):
             "returned_count": len(parts),
             "truncated": truncated,
         }
-        if self._parts_wanted():
-            self.pending[str(record["id"])] = parts
+        for child in self.parts_streams():
+            child.pending[str(record["id"])] = parts
         return record
 
     def stated_part_count(self, record: dict[str, Any], listing: dict[str, Any]) -> int:
@@ -240,14 +238,13 @@ class HydratedSearchStream(SearchStream):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
-        return {f"{self.name[:-1]}_id": str(record["id"])}
+        return {self.part_parent_key: str(record["id"])}
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         yield from super().fetch_records(context)
-        for child in self.child_streams:
-            if isinstance(child, PartsStream):
-                child.flush_metrics()
+        for child in self.parts_streams():
+            child.flush_metrics()
         if self.truncated:
             self.logger.warning(
                 "%s: %d had more parts than Intercom returns (its 500-part cap); "
@@ -261,68 +258,43 @@ class HydratedSearchStream(SearchStream):
             )
 
 
-class _RunningCounter(metrics.Counter):
-    """One record counter across every per-parent sync of a child stream.
+class PartsStream(IntercomStream):
+    """Parts of a hydrated record, emitted from that same hydration (never a second GET).
 
-    The SDK syncs a child once per parent record and would log a counter and a timer line for
-    each (hundreds of thousands for a large workspace). This one logs at its interval, without
-    the per-parent context, and once more when the parent's sync ends (`flush`).
+    The parent is declared once, as `parent_stream_type`; it hands each record's parts over
+    in `pending`, and its `part_parent_key` names the field that links a part to it.
     """
 
-    def with_context(self, value: Context | None) -> None:
-        return
-
-    def __exit__(self, *args: object) -> None:
-        return
-
-    def flush(self) -> None:
-        if self.value:
-            self._pop()
-
-
-class _SilentTimer(metrics.Timer):
-    def __exit__(self, *args: object) -> None:
-        return
-
-
-class PartsStream(IntercomStream):
-    """Parts of a hydrated record, emitted from that same hydration (never a second GET)."""
-
-    parent_key: ClassVar[str]
+    parent_stream_type: type[HydratedSearchStream]
     state_partitioning_keys: ClassVar[list[str]] = []
-    _schema_sent = False
-    _running_counter: _RunningCounter | None = None
+    synced_per_parent = True
+    _running_counter: RunningCounter | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    def parent_key(self) -> str:
+        return self.parent_stream_type.part_parent_key
 
     @override
     def get_record_counter(
         self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
     ) -> metrics.Counter:
         if self._running_counter is None:
-            self._running_counter = _RunningCounter(
+            self._running_counter = RunningCounter(
                 metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name}, log_interval
             )
         return self._running_counter
 
     @override
     def get_sync_timer(self) -> metrics.Timer:
-        return _SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
+        return SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
 
     def flush_metrics(self) -> None:
         if self._running_counter is not None:
             self._running_counter.flush()
-
-    @override
-    def _write_state_message(self) -> None:
-        # The SDK would write the whole tap state after every parent record's child sync; parts
-        # have no state of their own, and the parent writes it after every page.
-        return
-
-    @override
-    def _write_schema_message(self) -> None:
-        # The SDK syncs a child once per parent record; one SCHEMA message is enough.
-        if not self._schema_sent:
-            super()._write_schema_message()
-            self._schema_sent = True
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
@@ -334,15 +306,9 @@ class PartsStream(IntercomStream):
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         assert context is not None
-        parent = next(
-            s
-            for s in self._tap.streams.values()
-            if s is not self and s.child_streams and self in s.child_streams
-        )
-        assert isinstance(parent, HydratedSearchStream)
         parent_id = context[self.parent_key]
         # A part carries only its parent's id: a field that changed with every update of the
         # parent would make each unchanged part a new version in an archive.
-        for part in parent.pending.pop(parent_id, []):
+        for part in self.pending.pop(parent_id, []):
             part[self.parent_key] = parent_id
             yield part

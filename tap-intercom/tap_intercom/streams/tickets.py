@@ -16,7 +16,7 @@ class TicketsStream(HydratedSearchStream):
     records_key = "tickets"
     item_path = "/tickets/{id}"
     parts_key = "ticket_parts"
-    parts_stream_name = "ticket_parts"
+    part_parent_key = "ticket_id"
 
 
 class TicketPartsStream(PartsStream):
@@ -24,5 +24,4 @@ class TicketPartsStream(PartsStream):
 
     name = "ticket_parts"
     parent_stream_type = TicketsStream
-    parent_key = "ticket_id"
     primary_keys: ClassVar[list[str]] = ["ticket_id", "id"]

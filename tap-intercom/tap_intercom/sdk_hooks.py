@@ -1,0 +1,203 @@
+"""Every private singer-sdk surface the tap overrides or calls, in one place, each with why.
+
+singer-sdk 0.54 has no public hook for these. Read this module on every SDK upgrade: nothing
+else in the tap names a private SDK attribute. (Public hooks, such as `get_records`,
+`post_process`, `get_child_context`, `log`, `get_record_counter` and `get_sync_timer`, are
+overridden where they belong.)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream, Tap, metrics
+from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.singerlib.encoding import SimpleSingerWriter
+from typing_extensions import override
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.singerlib import Message
+
+
+class LockedWriter(SimpleSingerWriter):
+    """The SDK's stdout writer behind the tap's one output lock.
+
+    Streams run in several threads; a Singer line must never interleave with another, and a
+    STATE message is serialized from the shared `tap_state` under the same lock (see
+    SdkStream), so no stream changes a state while it is dumped.
+    """
+
+    def __init__(self, lock: threading.RLock) -> None:
+        super().__init__()
+        self.lock = lock
+
+    @override
+    def write_message(self, message: Message) -> None:
+        with self.lock:
+            super().write_message(message)
+
+
+class SdkStream(Stream):
+    """The stream internals the tap needs, switched on by declarations of its stream classes."""
+
+    #: The stream writes its own bookmark (see streams.base.OwnStateStream): the SDK's
+    #: per-record bookmark would reject the lookback's records as unsorted.
+    own_bookmark: ClassVar[bool] = False
+    #: A child synced once per parent record (the parts streams): one SCHEMA message for the
+    #: run, and no STATE of its own (the parent writes it after every page).
+    synced_per_parent: ClassVar[bool] = False
+
+    def __init__(self, tap: Tap, output_lock: threading.RLock) -> None:
+        super().__init__(tap)
+        self.output_lock = output_lock
+        self._schema_sent = False
+
+    def write_state(self) -> None:
+        """A STATE message with every stream's state as it is now."""
+        self._write_state_message()
+
+    def begin_version(self) -> int:
+        """Start a full-table pass: its records carry the version ACTIVATE_VERSION names.
+
+        The SDK only sets the records' version when it sends ACTIVATE_VERSION itself, before
+        the first record; the tap sends it after the last one (streams.base.FullTableStream).
+        """
+        self._stream_version = self._initialized_at // 1000
+        return self._stream_version
+
+    def activate_version(self, version: int) -> None:
+        self._write_activate_version_message(version)
+
+    # The SDK changes and dumps the shared tap_state from every stream's thread: each of its
+    # state changes and dumps runs under the tap's one output lock.
+
+    @override
+    def _write_state_message(self) -> None:
+        if self.synced_per_parent:
+            return
+        with self.output_lock:
+            super()._write_state_message()
+
+    @override
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        with self.output_lock:
+            super()._write_starting_replication_value(context)
+
+    @override
+    def _finalize_state(self, state: dict | None = None) -> None:
+        with self.output_lock:
+            super()._finalize_state(state)
+
+    @override
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        with self.output_lock:
+            super().finalize_state_progress_markers(state)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        if not self.own_bookmark:
+            with self.output_lock:
+                super()._increment_stream_state(latest_record, context=context)
+
+    @override
+    def _write_schema_message(self) -> None:
+        if self.synced_per_parent and self._schema_sent:
+            return
+        super()._write_schema_message()
+        self._schema_sent = True
+
+
+class RunningCounter(metrics.Counter):
+    """One record counter across every per-parent sync of a child stream.
+
+    The SDK syncs a child once per parent record and would log a counter and a timer line for
+    each (hundreds of thousands for a large workspace). This one logs at its interval, without
+    the per-parent context, and once more when the parent's sync ends (`flush`, through the
+    counter's private `_pop`, the SDK's own "log and reset").
+    """
+
+    @override
+    def with_context(self, value: Context | None) -> None:
+        return
+
+    @override
+    def __exit__(self, *args: object) -> None:
+        return
+
+    def flush(self) -> None:
+        if self.value:
+            self._pop()
+
+
+class SilentTimer(metrics.Timer):
+    """A sync timer that logs nothing: a child's per-parent timings say nothing useful."""
+
+    @override
+    def __exit__(self, *args: object) -> None:
+        return
+
+
+class SdkTap(Tap):
+    """The tap internals: config checks and messages, settings from the environment."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.output_lock = threading.RLock()
+        super().__init__(*args, message_writer=LockedWriter(self.output_lock), **kwargs)
+
+    def warn_unknown_settings(self) -> None:
+        """Called before the SDK checks the config against the schema."""
+
+    def explain_config_error(self, message: str) -> str:
+        """A config error message as it may be shown (the tap leaves out secrets)."""
+        return message
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema checks, after `warn_unknown_settings`, their messages passed
+        through `explain_config_error`.
+
+        jsonschema's messages quote the bad value, and the SDK has no hook to change them.
+        """
+        self.warn_unknown_settings()
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigValidationError(
+                str(exc),
+                errors=[self.explain_config_error(error) for error in exc.errors],
+                schema=exc.schema,
+            ) from None
+        return [self.explain_config_error(error) for error in errors]
+
+    @classmethod
+    def numbers_from_environment(cls, schema: dict[str, Any], prefix: str) -> dict[str, Any]:
+        """The numeric settings of <PREFIX>_<NAME> variables (the SDK's reading by default)."""
+        numeric = {n: s for n, s in schema["properties"].items() if _NUMERIC & set(_types(s))}
+        return parse_environment_config({"properties": numeric}, prefix)
+
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, Any]:
+        """The SDK's reading of <PREFIX>_<NAME> variables, with the numeric settings read by
+        `numbers_from_environment` (the SDK has no hook for how it reads them)."""
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        others = {n: s for n, s in schema["properties"].items() if not _NUMERIC & set(_types(s))}
+        config = parse_environment_config({"properties": others}, cls._env_var_prefix)
+        # After the SDK's call, which loads a .env file into the environment.
+        config.update(cls.numbers_from_environment(schema, cls._env_var_prefix))
+        return config
+
+
+_NUMERIC = {"integer", "number"}
+
+
+def _types(spec: object) -> list[str]:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    return kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
