@@ -10,8 +10,9 @@ import contextlib
 import io
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,11 @@ def make_config(**overrides: Any) -> dict[str, Any]:
         else:
             config[key] = value
     return config
+
+
+def bookmarked(stream: str, key: str, value: str, **more: Any) -> dict[str, Any]:
+    """A tap state whose only bookmark is `stream`'s `key` at `value` (plus `more` keys)."""
+    return {"bookmarks": {stream: {"replication_key": key, "replication_key_value": value, **more}}}
 
 
 _BASE_CATALOG: dict[str, Any] = {}
@@ -156,6 +162,66 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
     monkeypatch.setattr(incremental, "time", _FrozenTime)
     return fake
+
+
+def rate_headers(remaining: int, reset: float, limit: int = 100) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(int(reset)),
+    }
+
+
+class RateWindow:
+    """Intercom's fixed 10-second rate window on a fake clock: counts calls, 429 once spent.
+
+    A request `start()`s when it arrives and gets its `answer()`: the rate headers and whether
+    it is a 429. `serve(context)` does both for a requests-mock callback.
+    """
+
+    def __init__(self, clock: FakeClock, limit: int) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.reset = NOW + 10
+        self.remaining = limit
+        self.windows = 1
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.limited = 0
+        self.served = 0
+
+    def start(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def answer(self) -> tuple[dict[str, str], bool]:
+        with self.lock:
+            while self.clock.now >= self.reset:
+                self.reset += 10
+                self.remaining = self.limit
+                self.windows += 1
+            self.in_flight -= 1
+            if self.remaining <= 0:
+                self.limited += 1
+                return rate_headers(0, self.reset, self.limit), True
+            self.remaining -= 1
+            self.served += 1
+            return rate_headers(self.remaining, self.reset, self.limit), False
+
+    def serve(self, context: Any) -> bool:
+        """Answer a requests-mock request: its rate headers set, True unless it is a 429."""
+        self.start()
+        headers, limited = self.answer()
+        context.headers.update(headers)
+        return not limited
+
+
+@pytest.fixture
+def rate_window(clock: FakeClock) -> Callable[[int], RateWindow]:
+    """Make a RateWindow of a given limit on the run's frozen clock."""
+    return lambda limit: RateWindow(clock, limit)
 
 
 @pytest.fixture

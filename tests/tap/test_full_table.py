@@ -10,12 +10,13 @@ import requests_mock
 
 from tap_intercom import timestamps
 from tap_intercom.streams import companies
-from tests.tap.conftest import API, NOW, NOW_ISO, FakeClock, make_config, paths, run_tap
+from tests.tap.conftest import API, NOW, NOW_ISO, FakeClock, bookmarked, make_config, paths, run_tap
 
 SCOPE_403 = {
     "type": "error.list",
     "errors": [{"code": "forbidden", "message": "You do not have the required scope (read_tags)"}],
 }
+
 
 FULL_TABLE = [
     ("admins", "/admins", "admins"),
@@ -202,14 +203,7 @@ def test_notes_and_events_per_changed_contact(api: requests_mock.Mocker) -> None
 
 def test_deleted_conversations_stop_at_the_known_ones(api: requests_mock.Mocker) -> None:
     bookmark = NOW - 86400
-    state = {
-        "bookmarks": {
-            "deleted_conversations": {
-                "replication_key": "deleted_at",
-                "replication_key_value": timestamps.iso(bookmark),
-            }
-        }
-    }
+    state = bookmarked("deleted_conversations", "deleted_at", timestamps.iso(bookmark))
     api.get(
         f"{API}/conversations/deleted",
         [
@@ -260,3 +254,32 @@ def test_a_scroll_recovered_after_exhausted_retries_logs_no_error(
     assert api.call_count == 5
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert any("scroll broke" in r.getMessage() for r in caplog.records)
+
+
+def test_a_5xx_burst_on_the_first_scroll_page_is_retried_with_backoff(
+    api: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    """Opening a scroll is safe to replay (a lost answer leaves a scroll open, which the next
+    try meets as scroll_exists and waits out), so a short 5xx burst gets the client's usual
+    max_retries with backoff, like every other stream, not four immediate restarts."""
+    burst = [{"status_code": 502, "text": "<html>Bad Gateway</html>"}] * 5
+    api.get(f"{API}/companies/scroll", [*burst, {"json": {"data": [{"id": "a"}]}}])
+    run = run_tap(["companies"], config=make_config(max_retries=8))
+    assert [r["id"] for r in run.records("companies")] == ["a"]
+    assert api.call_count == 6
+    assert sum(clock.sleeps) > 0  # backed off between tries instead of hammering
+
+
+def test_forbidden_conversation_attributes_keep_the_rest_without_activate_version(
+    api: requests_mock.Mocker,
+) -> None:
+    api.get(f"{API}/data_attributes", json={"data": [{"name": "email"}]})
+    api.get(
+        f"{API}/conversations/attributes",
+        status_code=403,
+        json={"errors": [{"code": "forbidden", "message": "required scope (read_conversations)"}]},
+    )
+    run = run_tap(["data_attributes"])
+    assert [r["model"] for r in run.records("data_attributes")] == ["contact", "company"]
+    assert run.of("ACTIVATE_VERSION") == []
+    assert "data_attributes" not in run.tap.skipped

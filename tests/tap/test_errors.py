@@ -23,6 +23,7 @@ from tests.tap.conftest import (
     run_tap,
     run_tap_failing,
 )
+from tests.tap.records import search_page
 
 ADMINS = {"type": "admin.list", "admins": [{"type": "admin", "id": "1", "name": "Ann"}]}
 TEAMS = {"type": "team.list", "teams": [{"type": "team", "id": "9", "name": "Support"}]}
@@ -373,3 +374,38 @@ def test_a_known_failure_logs_no_error_before_the_closing_line(
     with caplog.at_level(logging.INFO):
         run_tap_failing(["admins"])
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_run_summary_counts_requests_retries_and_429s(
+    api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.post(f"{API}/conversations/search", json=search_page([], None))
+    api.get(
+        f"{API}/teams",
+        [
+            {"status_code": 429, "headers": {**RATE_HEADERS, "X-RateLimit-Remaining": "0"}},
+            {"status_code": 502, "text": "<html></html>"},
+            {"json": {"teams": []}},
+        ],
+    )
+    with caplog.at_level(logging.INFO):
+        run_tap(["teams", "conversations"])
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Run summary")]
+    assert "Run summary: 4 requests, 2 retried, 1 answered 429" in summary
+    assert "Run summary: no stream was skipped" in summary
+
+
+def test_plan_restricted_search_skips_the_stream(api: requests_mock.Mocker) -> None:
+    api.post(
+        f"{API}/tickets/search",
+        status_code=403,
+        json={
+            "type": "error.list",
+            "errors": [{"code": "api_plan_restricted", "message": "Active subscription needed."}],
+        },
+    )
+    api.get(f"{API}/teams", json={"teams": [{"id": "1"}]})
+    run = run_tap(["tickets", "teams"])
+    assert "api_plan_restricted" in run.tap.skipped["tickets"]
+    assert run.records("tickets") == []
+    assert len(run.records("teams")) == 1

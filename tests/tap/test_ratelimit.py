@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_intercom.ratelimit import RESET_MARGIN_SECONDS, RateBudget
-from tests.tap.conftest import NOW, FakeClock
+from tests.tap.conftest import NOW, FakeClock, RateWindow, rate_headers
 
 
 class Blocked(Exception):
@@ -33,19 +33,11 @@ class StrictClock(FakeClock):
             raise Blocked
 
 
-def headers(remaining: int, reset: float, limit: int = 100) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(limit),
-        "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": str(int(reset)),
-    }
-
-
 def budget_with(clock: FakeClock, headroom: float, **first: Any) -> RateBudget:
     """A budget that has had its first answer."""
     budget = RateBudget(headroom, clock=clock.time, sleep=clock.sleep)
     budget.acquire()
-    budget.release(headers(**first))
+    budget.release(rate_headers(**first))
     return budget
 
 
@@ -72,11 +64,11 @@ def test_answers_free_the_in_flight_slots() -> None:
     clock = StrictClock()
     budget = budget_with(clock, 0.1, remaining=13, reset=NOW + 10)
     assert sends_before_blocking(budget, clock) == 3
-    budget.release(headers(remaining=12, reset=NOW + 10))
+    budget.release(rate_headers(remaining=12, reset=NOW + 10))
     # 12 remaining, 2 still in flight, reserve 10: nothing may go.
     assert sends_before_blocking(budget, clock) == 0
-    budget.release(headers(remaining=11, reset=NOW + 10))
-    budget.release(headers(remaining=10, reset=NOW + 10))
+    budget.release(rate_headers(remaining=11, reset=NOW + 10))
+    budget.release(rate_headers(remaining=10, reset=NOW + 10))
     assert sends_before_blocking(budget, clock) == 0
 
 
@@ -98,24 +90,14 @@ def test_a_new_window_is_assumed_full_until_an_answer_says_otherwise() -> None:
     assert sends_before_blocking(budget, clock) == 90
 
 
-def test_429_counts_as_a_spent_window() -> None:
-    clock = StrictClock()
-    budget = budget_with(clock, 0.05, remaining=900, reset=NOW + 10, limit=1000)
-    budget.acquire()
-    budget.release(headers(remaining=0, reset=NOW + 10, limit=1000), rate_limited=True)
-    assert sends_before_blocking(budget, clock) == 0
-    clock.allow_sleep = True
-    budget.acquire()
-    assert clock.now >= NOW + 10 + RESET_MARGIN_SECONDS
-
-
-def test_429_with_calls_left_still_waits_for_the_reset() -> None:
+@pytest.mark.parametrize("remaining", [0, 500], ids=["spent", "calls_left"])
+def test_429_counts_as_a_spent_window_and_waits_for_the_reset(remaining: int) -> None:
     """Intercom's documented rule: after a 429 wait until X-RateLimit-Reset, even when the
     answer reports calls left (a workspace-wide limit refused, not the app's window)."""
     clock = StrictClock()
     budget = budget_with(clock, 0.05, remaining=900, reset=NOW + 10, limit=1000)
     budget.acquire()
-    budget.release(headers(remaining=500, reset=NOW + 10, limit=1000), rate_limited=True)
+    budget.release(rate_headers(remaining=remaining, reset=NOW + 10, limit=1000), rate_limited=True)
     assert sends_before_blocking(budget, clock) == 0
     clock.allow_sleep = True
     budget.acquire()
@@ -139,8 +121,8 @@ def test_out_of_order_answers_of_one_window_lowest_remaining_wins() -> None:
     budget = budget_with(clock, 0.45, remaining=90, reset=NOW + 10)
     budget.acquire()
     budget.acquire()
-    budget.release(headers(remaining=50, reset=NOW + 10))
-    budget.release(headers(remaining=80, reset=NOW + 10))  # sent earlier, answered later
+    budget.release(rate_headers(remaining=50, reset=NOW + 10))
+    budget.release(rate_headers(remaining=80, reset=NOW + 10))  # sent earlier, answered later
     assert sends_before_blocking(budget, clock) == 5
 
 
@@ -149,8 +131,8 @@ def test_a_newer_window_replaces_the_count_and_an_older_one_is_ignored() -> None
     budget = budget_with(clock, 0.45, remaining=46, reset=NOW + 10)
     budget.acquire()
     budget.acquire()
-    budget.release(headers(remaining=80, reset=NOW + 20))  # next window
-    budget.release(headers(remaining=46, reset=NOW + 10))  # late answer of the old one
+    budget.release(rate_headers(remaining=80, reset=NOW + 20))  # next window
+    budget.release(rate_headers(remaining=46, reset=NOW + 10))  # late answer of the old one
     assert sends_before_blocking(budget, clock) == 35
 
 
@@ -169,7 +151,7 @@ def test_one_probe_at_a_time_before_the_first_answer() -> None:
     second.join(timeout=0.05)
     assert order == []
     order.append("first answered")
-    budget.release(headers(remaining=50, reset=NOW + 10))
+    budget.release(rate_headers(remaining=50, reset=NOW + 10))
     second.join(timeout=5)
     assert order == ["first answered", "second sent"]
 
@@ -191,7 +173,7 @@ def test_a_stale_answer_after_the_window_rolled_over_does_not_stall_forever() ->
     budget.acquire()  # A, in W1
     clock.now = NOW + 11  # W1 over
     budget.acquire()  # B, W2 assumed full
-    budget.release(headers(remaining=3, reset=NOW + 10))  # A's late answer about W1
+    budget.release(rate_headers(remaining=3, reset=NOW + 10))  # A's late answer about W1
     budget.release(None)  # B timed out: no headers
     budget.acquire()  # must not spin until give_up_after
     assert clock.now < NOW + 60
@@ -205,8 +187,8 @@ def test_an_answer_without_a_count_still_used_a_call_of_the_window() -> None:
     budget = budget_with(clock, 0.1, remaining=13, reset=NOW + 10)
     assert sends_before_blocking(budget, clock) == 3  # A, B, C
     budget.release(None)  # C timed out
-    budget.release(headers(remaining=12, reset=NOW + 10))  # A: counted before B and C
-    budget.release(headers(remaining=11, reset=NOW + 10))  # B: counted before C
+    budget.release(rate_headers(remaining=12, reset=NOW + 10))  # A: counted before B and C
+    budget.release(rate_headers(remaining=11, reset=NOW + 10))  # B: counted before C
     # C took the window down to 10, the reserve: nothing more may go.
     assert sends_before_blocking(budget, clock) == 0
 
@@ -217,45 +199,11 @@ def test_a_new_window_forgets_the_uncounted_calls() -> None:
     budget.acquire()
     budget.release(None)
     budget.acquire()
-    budget.release(headers(remaining=90, reset=NOW + 20))
+    budget.release(rate_headers(remaining=90, reset=NOW + 20))
     assert sends_before_blocking(budget, clock) == 80
 
 
 # Threads ---------------------------------------------------------------------------------
-
-
-class FakeServer:
-    """Counts one 10-second window like Intercom; answers 429 when it is spent."""
-
-    def __init__(self, clock: FakeClock, limit: int) -> None:
-        self.clock = clock
-        self.limit = limit
-        self.lock = threading.Lock()
-        self.reset = NOW + 10
-        self.remaining = limit
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.limited = 0
-        self.served = 0
-        self.max_in_flight_over_remaining = 0
-
-    def start(self) -> None:
-        with self.lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def answer(self) -> tuple[dict[str, str], bool]:
-        with self.lock:
-            while self.clock.now >= self.reset:
-                self.reset += 10
-                self.remaining = self.limit
-            self.in_flight -= 1
-            if self.remaining <= 0:
-                self.limited += 1
-                return headers(0, self.reset, self.limit), True
-            self.remaining -= 1
-            self.served += 1
-            return headers(self.remaining, self.reset, self.limit), False
 
 
 def test_threads_never_exceed_the_budget() -> None:
@@ -266,7 +214,7 @@ def test_threads_never_exceed_the_budget() -> None:
         with clock_lock:
             clock.sleep(seconds)
 
-    server = FakeServer(clock, limit=20)
+    server = RateWindow(clock, limit=20)
     budget = RateBudget(0.1, clock=clock.time, sleep=sleep)  # reserve 2
     errors: list[BaseException] = []
 
@@ -324,12 +272,12 @@ def test_no_sequence_of_events_overspends_a_window(ops: list[tuple[str, int]], l
             remaining = limit
         if remaining > 0:
             remaining -= 1
-            pending.append((headers(remaining, reset, limit), False))
+            pending.append((rate_headers(remaining, reset, limit), False))
         else:
             # Before any count the budget can only probe one call at a time; from then on it
             # must never reach a spent window.
             limited += budget.limit is not None
-            pending.append((headers(0, reset, limit), True))
+            pending.append((rate_headers(0, reset, limit), True))
 
     for kind, value in ops:
         if kind == "send":
