@@ -26,6 +26,9 @@ How a spec component becomes a Singer schema (draft 7, as singer-sdk expects):
   true}`` without ``properties``. Nothing anywhere has ``additionalProperties: false``.
 - The fields the tap adds or reshapes live in ``STREAMS`` below, not as edits of the output;
   ``MIXED_TYPES`` lists ids whose type differs between API versions.
+- ``x-`` keywords at a schema's top level tell an archive what to index and link (other
+  targets ignore them; target-sqlite-archive's README says what each means):
+  ``x-full-text-search``, ``x-indexes``, ``x-links``, ``x-part-of``.
 """
 
 from __future__ import annotations
@@ -85,6 +88,30 @@ def _truncated(parent: str, count_field: str | None = None) -> Schema:
     )
 
 
+# Singer's deletion metadata on the streams whose deletions the tap reports (tombstones: a
+# record with `_sdc_deleted_at` set marks the row deleted and keeps its data).
+_DELETED_AT = _tap_field(
+    "string",
+    "Added by the tap: set on a tombstone, the record of a deletion (only the keys besides).",
+    "date-time",
+)
+_MERGED_INTO = _tap_field(
+    "string", "Added by the tap: on a tombstone of a merged contact, the contact it went into."
+)
+# The stream's own updated_at: incremental runs and analysts look rows up by it.
+_BY_UPDATED_AT = {"x-indexes": ["updated_at"]}
+
+
+def _parts_of(parent: str) -> dict[str, Any]:
+    """The annotations of a parts stream: linked to its parent, deleted with it, searchable."""
+    return {
+        "x-links": {f"{parent}_id": f"{parent}s.id"},
+        "x-part-of": f"{parent}_id",
+        "x-full-text-search": ["body"],
+        "x-indexes": ["updated_at"],
+    }
+
+
 @dataclass(frozen=True)
 class StreamSource:
     """Where a stream's schema comes from and what the tap changes in its records.
@@ -97,6 +124,7 @@ class StreamSource:
     components: tuple[str, ...]
     drop: tuple[str, ...] = ()
     add: Mapping[str, Schema] = field(default_factory=dict)
+    annotations: Mapping[str, Any] = field(default_factory=dict)  # top-level x- keywords
 
 
 STREAMS: dict[str, StreamSource] = {
@@ -118,8 +146,22 @@ STREAMS: dict[str, StreamSource] = {
             )
         },
     ),
-    "companies": StreamSource(("company",)),
-    "contacts": StreamSource(("contact",)),
+    "companies": StreamSource(
+        ("company",), add={"_sdc_deleted_at": _DELETED_AT}, annotations=_BY_UPDATED_AT
+    ),
+    "contacts": StreamSource(
+        ("contact",),
+        add={"_sdc_deleted_at": _DELETED_AT, "_sdc_merged_into_id": _MERGED_INTO},
+        annotations={
+            "x-full-text-search": ["name", "email", "phone"],
+            "x-indexes": [
+                {"path": "email", "case_folded": True},
+                "phone",
+                "external_id",
+                "updated_at",
+            ],
+        },
+    ),
     # Parts are the conversation_parts stream; the record keeps their count.
     "conversations": StreamSource(
         ("conversation",),
@@ -129,6 +171,11 @@ STREAMS: dict[str, StreamSource] = {
             "conversation_parts.truncated": _truncated(
                 "conversation", "statistics.count_conversation_parts"
             ),
+            "_sdc_deleted_at": _DELETED_AT,
+        },
+        annotations={
+            "x-full-text-search": ["source.subject", "source.body"],
+            "x-indexes": ["updated_at"],
         },
     ),
     "conversation_parts": StreamSource(
@@ -136,6 +183,7 @@ STREAMS: dict[str, StreamSource] = {
         add={
             "conversation_id": _tap_field("string", "Added by the tap: the parent conversation."),
         },
+        annotations=_parts_of("conversation"),
     ),
     "deleted_conversations": StreamSource(("deleted_conversation_item",)),
     "tickets": StreamSource(
@@ -144,6 +192,15 @@ STREAMS: dict[str, StreamSource] = {
         add={
             "ticket_parts.returned_count": _returned_count("ticket"),
             "ticket_parts.truncated": _truncated("ticket"),
+            "_sdc_deleted_at": _DELETED_AT,
+        },
+        annotations={
+            # Title and description are ticket attributes: paths into that JSON object.
+            "x-full-text-search": [
+                "ticket_attributes._default_title_",
+                "ticket_attributes._default_description_",
+            ],
+            "x-indexes": ["updated_at"],
         },
     ),
     "ticket_parts": StreamSource(
@@ -151,11 +208,13 @@ STREAMS: dict[str, StreamSource] = {
         add={
             "ticket_id": _tap_field("string", "Added by the tap: the parent ticket."),
         },
+        annotations=_parts_of("ticket"),
     ),
     # The note component also covers GET /companies/{id}/notes (it has `company`).
     "notes": StreamSource(
         ("note",),
         add={"contact_id": _tap_field("string", "Added by the tap: the contact listed.")},
+        annotations={"x-links": {"contact_id": "contacts.id"}},
     ),
     # GET /events documents only the summary shape; records are data_event items.
     "events": StreamSource(
@@ -165,6 +224,11 @@ STREAMS: dict[str, StreamSource] = {
                 "string", "The contact's Intercom id; the tap sets it from the contact it lists."
             )
         },
+        annotations={"x-links": {"intercom_user_id": "contacts.id"}},
+    ),
+    "articles": StreamSource(
+        ("article_list_item",),
+        annotations={"x-full-text-search": ["title", "body"], "x-indexes": ["updated_at"]},
     ),
     # GET /admins/activity_logs. `metadata` holds different keys per activity_type (the spec's
     # own examples show before/after/message, which its component does not declare): kept whole.
@@ -222,7 +286,6 @@ STREAMS: dict[str, StreamSource] = {
             ),
         },
     ),
-    "articles": StreamSource(("article_list_item",)),
     "collections": StreamSource(("collection",)),
     "help_centers": StreamSource(("help_center",)),
 }
@@ -523,7 +586,11 @@ def build_stream(
     for dotted, added in source.add.items():
         parent, leaf = _walk_to(schema, dotted, stream)
         parent.setdefault("properties", {})[leaf] = copy.deepcopy(added)
-    return {"type": "object", "properties": schema.get("properties", {})}, log
+    return {
+        "type": "object",
+        "properties": schema.get("properties", {}),
+        **copy.deepcopy(dict(source.annotations)),
+    }, log
 
 
 def build_all(spec: Mapping[str, Any]) -> dict[str, tuple[Schema, Conversion]]:

@@ -187,13 +187,26 @@ def test_meltano_run_loads_the_archive_and_the_second_run_is_incremental(tmp_pat
             truth = emu.truth()
             with sqlite3.connect(database) as archive:
                 for stream in ("contacts", "conversations", "tickets", "companies", "admins"):
-                    ids = {r[0] for r in archive.execute(f'SELECT id FROM "{stream}"')}  # noqa: S608
+                    # Live rows: a deleted conversation's tombstone leaves a row marked deleted.
+                    ids = {
+                        r[0]
+                        for r in archive.execute(
+                            f'SELECT id FROM "{stream}" WHERE _sdc_deleted_at IS NULL'  # noqa: S608
+                        )
+                    }
                     assert ids == set(map(str, truth[stream])), stream
                 views = {
                     r[0]
                     for r in archive.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
                 }
                 assert "conversations_enhanced" in views
+                deleted = {
+                    r[0]
+                    for r in archive.execute(
+                        "SELECT id FROM conversations WHERE _sdc_deleted_at IS NOT NULL"
+                    )
+                }
+                assert deleted == set(map(str, truth["deleted_conversations"]))
             stored = json.loads(
                 _meltano("--environment=demo", "state", "get", state_id, env=env).stdout
             )

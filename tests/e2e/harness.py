@@ -40,6 +40,9 @@ class TapRun:
     returncode: int
     stderr: str
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    # Records with `_sdc_deleted_at` set (a deleted conversation's tombstone), kept apart from
+    # the live records the tests compare with the workspace.
+    tombstones: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     states: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
 
@@ -65,7 +68,9 @@ def parse_output(stdout: str, run: TapRun) -> TapRun:
             break
         run.messages.append(message)
         if message["type"] == "RECORD":
-            run.records[message["stream"]].append(message["record"])
+            record = message["record"]
+            kept = run.tombstones if record.get("_sdc_deleted_at") else run.records
+            kept[message["stream"]].append(record)
         elif message["type"] == "STATE":
             run.states.append(message["value"])
     return run

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tap_intercom import search
 from tests.e2e.conftest import tap_config
 from tests.e2e.harness import run_tap
 from tests.emulator import Emulator
@@ -74,3 +77,20 @@ def _iso(seconds: int) -> str:
     import time
 
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def test_every_deleted_conversation_is_a_tombstone_in_conversations(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    run = run_tap(tmp_path, tap_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    deleted = emulator.truth()["deleted_conversations"]
+    assert deleted
+    tombstones = run.tombstones["conversations"]
+    assert {str(r["id"]): r["_sdc_deleted_at"] for r in tombstones} == {
+        str(k): search.to_iso(v) for k, v in deleted.items()
+    }
+    # Keys and the deletion only: an archive keeps the conversation's data as it was.
+    assert all(
+        {k for k, v in r.items() if v is not None} == {"id", "_sdc_deleted_at"} for r in tombstones
+    )

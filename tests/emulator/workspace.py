@@ -94,13 +94,25 @@ _INDUSTRIES = ("software", "retail", "logistics", "health", "education", None)
 _EVENT_NAMES = ("signed-in", "viewed-pricing", "invited-friend", "exported-report", "paid")
 
 
-def _html_body(rng: random.Random, n: int) -> str:
+# Words that occur in about one part body in 89 (by part id): full-text search tests look
+# them up. Picked without a draw from the generator, so the rest of the workspace is unchanged.
+RARE_WORDS = ("flibbertigibbet", "quokka", "zyzzyva", "sesquipedalian", "Ångström")
+
+
+def rare_word(key: int) -> str | None:
+    """The rare word of the part with this id, if it has one."""
+    return RARE_WORDS[key // 89 % len(RARE_WORDS)] if key % 89 == 5 else None
+
+
+def _html_body(rng: random.Random, n: int, key: int | None = None) -> str:
     word = _WORDS[rng.randrange(len(_WORDS))]
-    return (
+    body = (
         f"<p>Message {n} about {html.escape(word)} &amp; more — ‘quoted’ "
         f'and "double" 🎉</p><p>Second <b>line</b> with <a href="https://example.test/{n}">'
         f"a link</a></p>"
     )
+    rare = None if key is None else rare_word(key)
+    return body if rare is None else f"{body}<p>Also <i>{html.escape(rare)}</i>.</p>"
 
 
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -251,6 +263,7 @@ class Workspace:
             self._add_company(rng)
         for _ in range(s.contacts):
             self._add_contact(rng)
+        self._share_an_email_across_case()
         self._cluster(rng, "contacts", min(s.cluster_size, s.contacts // 2))
         self._count_company_users()
         for _ in range(s.conversations):
@@ -274,6 +287,15 @@ class Workspace:
             self._add_collection(rng)
         for _ in range(s.articles):
             self._add_article(rng)
+
+    def _share_an_email_across_case(self) -> None:
+        """The first lead gets the first user's email in other case: Intercom keeps a user and
+        a lead apart even when their emails differ only in case (lookups must find both)."""
+        contacts = list(self._data["contacts"].values())
+        user = next((c for c in contacts if c["role"] == "user"), None)
+        lead = next((c for c in contacts if c["role"] == "lead"), None)
+        if user is not None and lead is not None:
+            lead["email"] = user["email"].title()
 
     def _cluster(self, rng: random.Random, entity: str, size: int) -> None:
         """Give ``size`` records one shared updated_at, as bulk imports and workflows do."""
@@ -925,7 +947,7 @@ class Workspace:
         for i in range(first, len(times)):
             kind = ("comment", "comment", "note", "assignment", "comment", "close")[i % 6]
             from_contact = kind == "comment" and i % 2 == 0
-            body = None if kind == "assignment" else _html_body(rng, i)
+            body = None if kind == "assignment" else _html_body(rng, i, key=base + i)
             author_id = contact if from_contact else admins[i % len(admins)]
             parts.append(
                 {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
@@ -27,6 +27,7 @@ from tap_intercom.timestamps import apply_plan, build_plan
 if TYPE_CHECKING:
     from singer_sdk import Stream, Tap
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib import SchemaMessage
 
     from tap_intercom.client import IntercomClient
     from tap_intercom.settings import Settings
@@ -86,6 +87,16 @@ class IntercomStream(SdkStream):
     @property
     def client(self) -> IntercomClient:
         return self.host.client
+
+    @override
+    def _generate_schema_messages(self) -> Generator[SchemaMessage, None, None]:
+        # The schema's top-level `x-` annotations (what an archive indexes and links, see
+        # scripts/generate_schemas.py) reach the target only this way: singer-sdk 0.54 has no
+        # public hook, and its Schema model, which the stream maps use, drops unknown keys.
+        annotations = {k: v for k, v in self.schema.items() if k.startswith("x-")}
+        for message in super()._generate_schema_messages():
+            message.schema = {**message.schema, **annotations}
+            yield message
 
     @property
     def page_size(self) -> int:

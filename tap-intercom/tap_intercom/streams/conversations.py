@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_intercom import qa, search
+from tap_intercom import qa, search, timestamps
 from tap_intercom.streams.base import OwnStateStream
 from tap_intercom.streams.incremental import HydratedSearchStream, PartsStream
 from tap_intercom.timestamps import iso
@@ -129,6 +130,7 @@ class DeletedConversationsStream(OwnStateStream):
     replication_key = "deleted_at"
     min_version = "2.16"
     path = "/conversations/deleted"
+    _tombstone_schema_sent = False
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -145,6 +147,7 @@ class DeletedConversationsStream(OwnStateStream):
                     older = True
                     break
                 newest = max(newest, deleted_at)
+                self._write_tombstone(record)
                 yield record
             if older:
                 break
@@ -152,3 +155,17 @@ class DeletedConversationsStream(OwnStateStream):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = iso(newest) if newest else None
             self.state_manager.is_flushed = False
+
+    def _write_tombstone(self, record: dict[str, Any]) -> None:
+        """A tombstone in `conversations` (Singer's `_sdc_deleted_at`): an archive marks the
+        conversation and its parts deleted and keeps their data."""
+        conversations = self._tap.streams.get("conversations")
+        if conversations is None or not conversations.selected or "id" not in record:
+            return
+        if not self._tombstone_schema_sent:
+            # Its SCHEMA came first if it synced earlier in this run; again is harmless.
+            conversations._write_schema_message()
+            self._tombstone_schema_sent = True
+        deleted_at = timestamps.to_iso(record.get("deleted_at") or int(time.time()))
+        tombstone = {"id": str(record["id"]), "_sdc_deleted_at": deleted_at}
+        conversations._write_record_message(tombstone)
