@@ -67,6 +67,8 @@ class Entry(t.NamedTuple):
     received_at: str
     values: list[t.Any]  # root row values, in plan column order
     children: ChildRows  # child rows by table path
+    deleted_at: str | None = None  # set: a tombstone (values and children are empty)
+    merged_into: str | None = None  # a tombstone's `_sdc_merged_into_id`
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +79,15 @@ class StoreSettings:
     busy_timeout_seconds: float
     compression_level: int
     encryption_key: Key | None = None  # its repr hides the secret
+    full_text_search: dict[str, t.Any] | None = None  # the settings of hints.stream_hints
+    indexes: dict[str, t.Any] | None = None
 
 
 @dataclass(slots=True)
 class StreamBatch:
     stream: str
     plan: TablePlan
-    keyed: bool
+    keys: tuple[str, ...]  # the stream's key properties; none: its records are appended
     entries: list[Entry]
 
 
@@ -106,6 +110,8 @@ class WriteEntry(t.NamedTuple):
     received_at: str
     values: list[t.Any]
     children: ChildRows
+    deleted_at: str | None
+    merged_into: str | None
 
 
 @dataclass(slots=True)
@@ -113,7 +119,7 @@ class WriteBatch:
     stream: str
     plan_id: int  # the plan's id in the target; its schema comes with its first batch
     schema: dict[str, t.Any] | None  # the stream schema, the first time this plan is sent
-    keyed: bool
+    keys: tuple[str, ...]
     entries: list[WriteEntry]
 
 
@@ -145,10 +151,12 @@ def encode(job: Job, known_plans: dict[int, TablePlan], level: int) -> tuple[t.A
                 e.received_at,
                 e.values,
                 e.children,
+                e.deleted_at,
+                e.merged_into,
             )
             for n, e in enumerate(batch.entries)
         ]
-        batches.append((batch.stream, plan_id, schema, batch.keyed, rows))
+        batches.append((batch.stream, plan_id, schema, batch.keys, rows))
     return (batches, job.activate, job.state)
 
 
@@ -161,7 +169,7 @@ def decode(message: tuple[t.Any, ...], level: int) -> WriteJob:
                 stream,
                 plan_id,
                 schema,
-                keyed,
+                tuple(keys),
                 [
                     WriteEntry(
                         row_id,
@@ -171,11 +179,23 @@ def decode(message: tuple[t.Any, ...], level: int) -> WriteJob:
                         received_at,
                         values,
                         children,
+                        deleted_at,
+                        merged_into,
                     )
-                    for row_id, sha, raw, version, received_at, values, children in rows
+                    for (
+                        row_id,
+                        sha,
+                        raw,
+                        version,
+                        received_at,
+                        values,
+                        children,
+                        deleted_at,
+                        merged_into,
+                    ) in rows
                 ],
             )
-            for stream, plan_id, schema, keyed, rows in batches
+            for stream, plan_id, schema, keys, rows in batches
         ],
         activate=None if activate is None else (activate[0], activate[1]),
         state=state,

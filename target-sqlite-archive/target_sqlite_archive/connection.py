@@ -52,7 +52,21 @@ def open_archive(
         conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute("PRAGMA cache_size=-65536")
     conn.executescript(sql.META_DDL)
+    _upgrade_catalog(conn)
     return conn
+
+
+def _upgrade_catalog(conn: Connection) -> None:
+    """Bring the catalog tables of an older archive to the current format; the data tables
+    follow when their stream next writes (tables.py)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version >= sql.FORMAT:
+        return
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({sql.TABLES})")}
+    if "format" not in columns:
+        # Tables the first release made are format 0 (the column's default).
+        conn.execute(f"ALTER TABLE {sql.TABLES} ADD COLUMN format INTEGER NOT NULL DEFAULT 0")
+    conn.execute(f"PRAGMA user_version = {sql.FORMAT}")
 
 
 def read_catalog(conn: Connection) -> Catalog:

@@ -21,7 +21,9 @@ The same plan drives `assemble`, the inverse used to prove the mapping round-tri
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 import typing as t
 from dataclasses import dataclass, field
 
@@ -37,6 +39,9 @@ BOOLEAN = "boolean"
 STRING = "string"
 ANY = "any"
 JSON = "json"
+#: Not a property's own column: the text a full-text index holds for a property path (markup
+#: stripped, entities decoded).
+TEXT = "text"
 SCALAR_KINDS = frozenset({INTEGER, NUMBER, BOOLEAN, STRING})
 
 # Node entry codes of the extraction tree.
@@ -45,7 +50,14 @@ _JSON = 1
 _OBJECT = 2
 _ARRAY = 3
 
+#: Singer's deletion metadata: a record that sets `_sdc_deleted_at` is a tombstone. They are the
+#: root table's own bookkeeping columns, never data columns.
+DELETED_AT = "_sdc_deleted_at"
+MERGED_INTO = "_sdc_merged_into_id"
+TOMBSTONE_FIELDS = frozenset({DELETED_AT, MERGED_INTO})
+
 _EMPTY: dict[str, t.Any] = {}
+_TAG = re.compile(r"<[^>]*>")
 # Values sqlite3 binds natively; anything else is coerced (only possible with validation off).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -87,6 +99,9 @@ class TablePlan:
     label: str = ""
     # The stream schema the plan was built from (on the root plan): rebuilds it elsewhere.
     schema: dict[str, t.Any] | None = None
+    # Property paths whose search text the root row holds, after its data columns (as
+    # `TEXT` columns, in this order).
+    search: tuple[Path, ...] = ()
 
     def walk(self) -> t.Iterator[TablePlan]:
         """This plan and every descendant, parents first."""
@@ -145,13 +160,37 @@ def classify(schema: t.Any) -> str:
     return JSON
 
 
-def build_plan(schema: dict[str, t.Any]) -> TablePlan:
-    """Compile a stream's schema into the plan of its root table and all child tables."""
+def build_plan(schema: dict[str, t.Any], search: t.Sequence[Path] = ()) -> TablePlan:
+    """Compile a stream's schema into the plan of its root table and all child tables, with
+    the search text of `search` paths at the end of the root row."""
     root = TablePlan(path=(), rel_path=(), columns=[], label="[]", schema=schema)
     root.node = _compile_object(root, schema, ())
     for table in root.walk():
         table.flatten = _compile_flatten(table)
+    root.search = tuple(search)
+    root.columns.extend(Column(path, TEXT) for path in root.search)
     return root
+
+
+def search_text(value: t.Any) -> str | None:
+    """The text a full-text index holds for a value: markup stripped, entities decoded."""
+    if value is None:
+        return None
+    text = value if value.__class__ is str else dumps(value)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text
+
+
+def value_at(record: t.Any, path: Path) -> t.Any:
+    """The value at a property path, None where the path is absent or not an object."""
+    for name in path:
+        if record.__class__ is not dict:
+            return None
+        record = record.get(name)
+    return record
 
 
 def _compile_object(
@@ -161,6 +200,8 @@ def _compile_object(
     node: list[tuple[str, int, t.Any]] = []
     properties = _single_alternative(schema).get("properties") or {}
     for name, sub in properties.items():
+        if not prefix and not table.path and name in TOMBSTONE_FIELDS:
+            continue
         path = (*prefix, name)
         kind = classify(sub)
         if kind == "object":
@@ -265,6 +306,8 @@ def normalize(
     values, arrays = plan.flatten(record)
     if arrays:
         _normalize_children(plan, arrays, root_id, root_id, children_out)
+    for path in plan.search:
+        values.append(search_text(value_at(record, path)))
     return values
 
 

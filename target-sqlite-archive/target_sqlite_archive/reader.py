@@ -80,7 +80,7 @@ class ArchiveReader:
         left out. The raw archive keeps the exact JSON.
         """
         root = self.catalog.root(stream)
-        if root is None:
+        if root is None or not root.created:
             return {}
         objects: dict[str, dict[str, t.Any]] = {}  # _sdc_id -> the object of that row
         records: dict[str, t.Any] = {}
@@ -92,7 +92,7 @@ class ArchiveReader:
             obj = normalize.assemble_object([c for c, _n in columns], values)
             objects[row_id] = records[row_id] = obj
         for info in self.catalog.of_stream(stream):  # parents before children
-            if info.parent is not None:
+            if info.parent is not None and info.created:
                 self._attach_children(info, objects)
         return records
 

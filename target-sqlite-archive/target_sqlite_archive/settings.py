@@ -14,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_sqlite_archive.connection import DEFAULT_BUSY_TIMEOUT_SECONDS
 from target_sqlite_archive.encryption import ArchiveKeyError, Key, key_from
+from target_sqlite_archive.hints import AnnotationError, stream_hints
 
 DEFAULT_BATCH_SIZE_ROWS = 5000
 DEFAULT_BATCH_WAIT_SECONDS = 60
@@ -101,6 +102,22 @@ CONFIG_SCHEMA = th.PropertiesList(
         "encryption_key is not set.",
     ),
     th.Property(
+        "full_text_search",
+        th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+        title="Full Text Search",
+        description="Per stream, the property paths (dotted, into JSON objects too) its "
+        "`<table>_fts` FTS5 table indexes; replaces the tap's `x-full-text-search` schema "
+        'annotation for that stream (`[]` turns it off). Example: {"contacts": ["name"]}.',
+    ),
+    th.Property(
+        "indexes",
+        th.ObjectType(additional_properties=th.ArrayType(th.CustomType({}))),
+        title="Indexes",
+        description="Per stream, more property paths to index, added to the tap's "
+        '`x-indexes` schema annotation; {"path": "email", "case_folded": true} makes an '
+        'index for `= ? COLLATE NOCASE` lookups. Example: {"contacts": ["external_id"]}.',
+    ),
+    th.Property(
         "load_method",
         th.StringType,
         default="upsert",
@@ -127,6 +144,8 @@ class Settings:
     batch_wait_seconds: float
     busy_timeout_seconds: float
     compression_level: int
+    full_text_search: dict[str, t.Any]
+    indexes: dict[str, t.Any]
     encryption_key: Key | None = field(default=None, repr=False)
 
 
@@ -172,6 +191,17 @@ def validate(config: t.Mapping[str, t.Any]) -> Settings:
         key = key_from(config)
     except (ArchiveKeyError, ValueError) as exc:
         errors.append(str(exc))
+    full_text_search = _get(config, "full_text_search", {})
+    indexes = _get(config, "indexes", {})
+    for name, mapping in (("full_text_search", full_text_search), ("indexes", indexes)):
+        if not isinstance(mapping, dict):
+            errors.append(f"{name} must be an object of stream names to lists of paths.")
+            continue
+        for stream in mapping:
+            try:
+                stream_hints(stream, {}, full_text_search, indexes)
+            except AnnotationError as exc:
+                errors.append(str(exc))
     if errors:
         raise ConfigValidationError("Unsupported settings", errors=errors)
     return Settings(
@@ -182,4 +212,6 @@ def validate(config: t.Mapping[str, t.Any]) -> Settings:
         ),
         compression_level=int(level),
         encryption_key=key,
+        full_text_search=dict(full_text_search),
+        indexes=dict(indexes),
     )

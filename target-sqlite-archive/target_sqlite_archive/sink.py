@@ -10,8 +10,17 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, Sink
 from typing_extensions import override
 
 from target_sqlite_archive.batch import Entry, StreamBatch, canonical_sha, new_row_id, utc_now
-from target_sqlite_archive.normalize import ChildRows, TablePlan, build_plan, dumps, normalize
-from target_sqlite_archive.settings import DEFAULT_BATCH_SIZE_ROWS
+from target_sqlite_archive.hints import stream_hints
+from target_sqlite_archive.normalize import (
+    DELETED_AT,
+    MERGED_INTO,
+    ChildRows,
+    TablePlan,
+    build_plan,
+    dumps,
+    normalize,
+)
+from target_sqlite_archive.settings import DEFAULT_BATCH_SIZE_ROWS, Settings, validate
 from target_sqlite_archive.validate import InvalidValue, Validate, compile_validator
 
 if t.TYPE_CHECKING:
@@ -70,8 +79,13 @@ class ArchiveSink(Sink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self._archive_target = target
-        self.plan: TablePlan = build_plan(self.schema)
+        settings: Settings = getattr(target, "settings", None) or validate(target.config)
+        search = stream_hints(stream_name, self.schema, settings.full_text_search, settings.indexes)
+        self.plan: TablePlan = build_plan(self.schema, search.search)
         self.pending: list[Entry] = []
+        # False until the first hand-over, even of no records: the writer then upgrades the
+        # stream's tables of an older archive format (they need the schema's keys).
+        self.handed_over = False
         self._keys = tuple(self.key_properties)
 
     @override
@@ -108,15 +122,24 @@ class ArchiveSink(Sink):
         # Normalized here, in the reading process, so the record dict can go at once and the
         # writer process only writes.
         row_id = dumps([record[k] for k in self._keys]) if self._keys else new_row_id()
+        sha = canonical_sha(record)
+        deleted_at = record.get(DELETED_AT)
+        if deleted_at.__class__ is str and self._keys:
+            # A tombstone: the row is marked, its data left as it was (store.py).
+            merged = record.get(MERGED_INTO)
+            entry = Entry(row_id, sha, raw, version, received_at, [], {}, deleted_at, merged)
+            self.pending.append(entry)
+            self.tally_record_read()
+            return
         children: ChildRows = {}
         values = normalize(self.plan, record, row_id, children)
-        sha = canonical_sha(record)
         self.pending.append(Entry(row_id, sha, raw, version, received_at, values, children))
         self.tally_record_read()
 
     def hand_over(self) -> StreamBatch:
         """The pending batch, for the writer; the sink starts a new one."""
-        batch = StreamBatch(self.stream_name, self.plan, bool(self._keys), self.pending)
+        batch = StreamBatch(self.stream_name, self.plan, self._keys, self.pending)
+        self.handed_over = True
         self.record_counter_metric.increment(len(self.pending))
         self.pending = []
         self.mark_drained()

@@ -20,15 +20,32 @@ TABLES = "_archive_tables"
 COLUMNS = "_archive_columns"
 RAW = "_archive_raw"
 STATE = "_archive_state"
+LINKS = "_archive_links"
 
 ROOT_META = (
     "_sdc_id",
     "_sdc_received_at",
     "_sdc_table_version",
     "_sdc_deleted_at",
+    "_sdc_merged_into_id",
     "_sdc_raw_sha",
 )
-CHILD_META = ("_sdc_id", "_sdc_root_id", "_sdc_parent_id", "_sdc_position")
+CHILD_META = ("_sdc_id", "_sdc_root_id", "_sdc_parent_id", "_sdc_position", "_sdc_deleted_at")
+# The bookkeeping columns' declarations, after the data columns (out of an analyst's way).
+_ROOT_META_DDL = (
+    "_sdc_id TEXT NOT NULL UNIQUE, _sdc_received_at TEXT, _sdc_table_version INTEGER, "
+    "_sdc_deleted_at TEXT, _sdc_merged_into_id TEXT, _sdc_raw_sha BLOB"
+)
+_CHILD_META_DDL = (
+    "_sdc_id TEXT NOT NULL, _sdc_root_id TEXT NOT NULL, _sdc_parent_id TEXT NOT NULL, "
+    "_sdc_position INTEGER NOT NULL, _sdc_deleted_at TEXT"
+)
+#: The archive's format, in `PRAGMA user_version` and per table in `_archive_tables.format`:
+#: 0 was the first release (no primary keys, every child table created); 1 has keys, links,
+#: tombstone columns, tables created with their first row, and full-text indexes.
+FORMAT = 1
+#: Column kind of a child table's copy of one of its root's key properties.
+KEY = "key"
 
 # Declared types: their affinities keep values of the column's own kind unchanged. JSON
 # columns are TEXT so that JSON text such as "5" is never turned into a number.
@@ -39,6 +56,8 @@ SQL_TYPES = {
     normalize.STRING: "TEXT",
     normalize.ANY: "",  # no affinity: strings and numbers stay exactly what they were
     normalize.JSON: "TEXT",
+    normalize.TEXT: "TEXT",
+    KEY: "",  # whatever type the root's key has
 }
 
 META_DDL = f"""
@@ -49,6 +68,7 @@ CREATE TABLE IF NOT EXISTS {TABLES} (
     parent_table TEXT,
     rel_path TEXT NOT NULL,
     scalar INTEGER NOT NULL,
+    format INTEGER NOT NULL DEFAULT 0,
     UNIQUE (stream, path)
 );
 CREATE TABLE IF NOT EXISTS {COLUMNS} (
@@ -68,6 +88,14 @@ CREATE TABLE IF NOT EXISTS {RAW} (
     raw BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS _archive_raw_by_key ON {RAW} (stream, record_key);
+CREATE TABLE IF NOT EXISTS {LINKS} (
+    table_name TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    key TEXT NOT NULL,
+    part_of INTEGER NOT NULL,
+    PRIMARY KEY (table_name, column_name)
+);
 CREATE TABLE IF NOT EXISTS {STATE} (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     state TEXT NOT NULL,
@@ -75,12 +103,15 @@ CREATE TABLE IF NOT EXISTS {STATE} (
 );
 """
 
-SELECT_TABLES = f"SELECT table_name, stream, path, parent_table, rel_path, scalar FROM {TABLES}"
+SELECT_TABLES = (
+    f"SELECT table_name, stream, path, parent_table, rel_path, scalar, format FROM {TABLES}"
+)
 SELECT_COLUMNS = f"SELECT table_name, path, kind, column_name FROM {COLUMNS} ORDER BY rowid"
 INSERT_TABLE = (
-    f"INSERT INTO {TABLES} (table_name, stream, path, parent_table, rel_path, scalar) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {TABLES} (table_name, stream, path, parent_table, rel_path, scalar, format) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+SET_TABLE_FORMAT = f"UPDATE {TABLES} SET format = ? WHERE table_name = ?"
 INSERT_COLUMN = f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)"
 INSERT_RAW = (
     f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
@@ -91,6 +122,12 @@ SAVE_STATE = (
     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, committed_at = excluded.committed_at"
 )
 LOAD_STATE = f"SELECT state FROM {STATE} WHERE id = 1"
+SAVE_LINK = (
+    f"INSERT INTO {LINKS} (table_name, column_name, stream, key, part_of) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (table_name, column_name) DO UPDATE SET stream = excluded.stream, "
+    "key = excluded.key, part_of = excluded.part_of"
+)
+SELECT_PARTS = f"SELECT table_name, column_name, key FROM {LINKS} WHERE part_of AND stream = ?"
 
 
 def quote(name: str) -> str:
@@ -106,27 +143,102 @@ def _placeholders(n: int) -> str:
     return ", ".join("?" * n)
 
 
+class ForeignKey(t.NamedTuple):
+    column: str
+    table: str  # the table it points at
+    key: str  # that table's column
+
+
+class Index(t.NamedTuple):
+    name: str
+    columns: tuple[str, ...]
+    case_folded: bool = False
+
+
+def index_name(table: str, columns: Sequence[str], *, case_folded: bool = False) -> str:
+    return f"_archive_ix__{table}__{'__'.join(columns)}{'__nocase' if case_folded else ''}"
+
+
 def root_index_name(table: str) -> str:
     return f"_archive_ix__{table}__root"
 
 
-def create_root_table(table: str, columns: Sequence[tuple[str, str]]) -> list[str]:
-    """A root table with its bookkeeping columns and `(name, kind)` data columns."""
-    data = "".join(f", {quote(name)} {SQL_TYPES[kind]}" for name, kind in columns)
+def create_table(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    *,
+    child: bool,
+    primary_key: Sequence[str] = (),
+    foreign_keys: Sequence[ForeignKey] = (),
+    name: str | None = None,
+) -> str:
+    """A table with `(name, kind)` data columns, then its bookkeeping columns, its primary key
+    and its single-column foreign keys; created as `name` if given (a rebuild)."""
+    parts = [f"{quote(column)} {SQL_TYPES[kind]}".rstrip() for column, kind in columns]
+    parts.append(_CHILD_META_DDL if child else _ROOT_META_DDL)
+    if primary_key:
+        parts.append(f"PRIMARY KEY ({_names(primary_key)})")
+    parts += [
+        f"FOREIGN KEY ({quote(fk.column)}) REFERENCES {quote(fk.table)} ({quote(fk.key)})"
+        for fk in foreign_keys
+    ]
+    return f"CREATE TABLE {quote(name or table)} ({', '.join(parts)})"
+
+
+def create_index(table: str, index: Index) -> str:
+    collate = " COLLATE NOCASE" if index.case_folded else ""
+    columns = ", ".join(quote(c) + collate for c in index.columns)
+    return f"CREATE INDEX IF NOT EXISTS {quote(index.name)} ON {quote(table)} ({columns})"
+
+
+def fts_table(table: str) -> str:
+    """The name of a table's full-text index (the name sqlite-utils and Datasette use)."""
+    return f"{table}_fts"
+
+
+def create_fts(table: str, columns: Sequence[str]) -> list[str]:
+    """An FTS5 index of `columns` with `table` as its external content, filled from it.
+
+    `content="<table>"` in double quotes is what Datasette's and sqlite-utils' detection
+    matches. unicode61 with remove_diacritics 2 folds case and diacritics (naive = naïve).
+    The writer keeps it in step batch by batch (`fts_delete`, `fts_insert`): per-row
+    triggers cost about five times as much.
+    """
+    fts = quote(fts_table(table))
     return [
-        f"CREATE TABLE {quote(table)} (_sdc_id TEXT NOT NULL UNIQUE, _sdc_received_at TEXT, "
-        f"_sdc_table_version INTEGER, _sdc_deleted_at TEXT, _sdc_raw_sha BLOB{data})"
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({_names(columns)}, content={quote(table)}, "
+        'tokenize="unicode61 remove_diacritics 2")',
+        rebuild_fts(table),
     ]
 
 
-def create_child_table(table: str, columns: Sequence[tuple[str, str]]) -> list[str]:
-    """A child table with its link columns, `(name, kind)` data columns and root index."""
-    data = "".join(f", {quote(name)} {SQL_TYPES[kind]}" for name, kind in columns)
-    return [
-        f"CREATE TABLE {quote(table)} (_sdc_id TEXT NOT NULL, _sdc_root_id TEXT NOT NULL, "
-        f"_sdc_parent_id TEXT NOT NULL, _sdc_position INTEGER NOT NULL{data})",
-        f"CREATE INDEX {quote(root_index_name(table))} ON {quote(table)} (_sdc_root_id)",
-    ]
+def drop_fts(table: str) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {quote(fts_table(table))}"]
+
+
+def fts_delete(table: str, columns: Sequence[str], n: int) -> str:
+    """The index entries of `n` rows by `_sdc_id`, removed (before their text changes)."""
+    fts = quote(fts_table(table))
+    names = _names(columns)
+    return (
+        f"INSERT INTO {fts} ({fts}, rowid, {names}) SELECT 'delete', rowid, {names} "
+        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+    )
+
+
+def fts_insert(table: str, columns: Sequence[str], n: int) -> str:
+    """The index entries of `n` rows by `_sdc_id`, from their current text."""
+    names = _names(columns)
+    return (
+        f"INSERT INTO {quote(fts_table(table))} (rowid, {names}) SELECT rowid, {names} "
+        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+    )
+
+
+def rebuild_fts(table: str) -> str:
+    """Re-read the whole index from its content table."""
+    fts = quote(fts_table(table))
+    return f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')"
 
 
 def add_column(table: str, column: str, kind: str) -> str:
@@ -147,13 +259,62 @@ def upsert_root(table: str, data: Sequence[str], every_column: Iterable[str], ke
     stale = set(every_column) - set(data)
     updates = [f"{quote(n)} = excluded.{quote(n)}" for n in names[1:]]
     updates += [f"{quote(n)} = NULL" for n in sorted(stale)]
-    updates.append("_sdc_deleted_at = NULL")
+    updates += ["_sdc_deleted_at = NULL", "_sdc_merged_into_id = NULL"]
     return sql + f" ON CONFLICT (_sdc_id) DO UPDATE SET {', '.join(updates)}"
 
 
-def insert_child(table: str, data: Sequence[str]) -> str:
-    names = [*CHILD_META, *data]
+def mark_tombstone(table: str) -> str:
+    """(deleted_at, merged_into, received_at, version, sha, _sdc_id): the row marked deleted,
+    its data left as it was."""
+    return (
+        f"UPDATE {quote(table)} SET _sdc_deleted_at = ?, _sdc_merged_into_id = ?, "
+        "_sdc_received_at = ?, _sdc_table_version = ?, _sdc_raw_sha = ? WHERE _sdc_id = ?"
+    )
+
+
+def insert_tombstone(table: str, keys: Sequence[str]) -> str:
+    """(_sdc_id, deleted_at, merged_into, received_at, version, sha, *key values): a row for a
+    tombstone of a key the archive has never had: its keys and metadata only."""
+    names = [
+        "_sdc_id",
+        "_sdc_deleted_at",
+        "_sdc_merged_into_id",
+        "_sdc_received_at",
+        "_sdc_table_version",
+        "_sdc_raw_sha",
+        *keys,
+    ]
     return f"INSERT INTO {quote(table)} ({_names(names)}) VALUES ({_placeholders(len(names))})"
+
+
+def mark_descendants(table: str) -> str:
+    """(deleted_at, root id): the child rows of a tombstoned root row."""
+    return f"UPDATE {quote(table)} SET _sdc_deleted_at = ? WHERE _sdc_root_id = ?"
+
+
+def mark_parts(table: str, column: str) -> str:
+    """(deleted_at, owner key): the rows of a stream owned by a tombstoned record."""
+    return (
+        f"UPDATE {quote(table)} SET _sdc_deleted_at = ? "
+        f"WHERE {quote(column)} = ? AND _sdc_deleted_at IS NULL"
+    )
+
+
+def mark_parts_descendants(table: str, parts: str, column: str) -> str:
+    """(deleted_at, owner key): the child rows of the rows `mark_parts` marks."""
+    return (
+        f"UPDATE {quote(table)} SET _sdc_deleted_at = ? WHERE _sdc_root_id IN "
+        f"(SELECT _sdc_id FROM {quote(parts)} WHERE {quote(column)} = ?)"
+    )
+
+
+def insert_child(table: str, data: Sequence[str], keys: Sequence[str] = ()) -> str:
+    """A child row: its bookkeeping, `data` columns, and `keys`, the copies of its root's key
+    properties, read from the root id (`_sdc_root_id`, a JSON array of them) by SQLite."""
+    names = [*CHILD_META[:4], *data, *keys]
+    values = [f"?{n}" for n in range(1, 5 + len(data))]
+    values += [f"json_extract(?2, '$[{n}]')" for n in range(len(keys))]
+    return f"INSERT INTO {quote(table)} ({_names(names)}) VALUES ({', '.join(values)})"
 
 
 def delete_descendants(table: str) -> str:

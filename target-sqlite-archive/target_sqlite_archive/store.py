@@ -1,7 +1,7 @@
-"""The writer's side of the archive: one transaction per job, its DDL, upserts and raw versions.
+"""The writer's side of the archive: a transaction per job; upserts, tombstones, raw versions.
 
-SQL text comes from sql.py, names from catalog.py; this module runs them. All writes of a
-commit happen inside `transaction()`.
+SQL text comes from sql.py, names from catalog.py, DDL from tables.py; this module writes
+rows. All writes of a commit happen inside `transaction()`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.batch import utc_now, version_time
-from target_sqlite_archive.catalog import NewColumn, TableInfo
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     open_archive,
     read_catalog,
 )
+from target_sqlite_archive.hints import Hints, stream_hints
+from target_sqlite_archive.tables import Tables, register_functions
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from target_sqlite_archive.batch import WriteEntry
     from target_sqlite_archive.encryption import Key
+    from target_sqlite_archive.catalog import TableInfo
     from target_sqlite_archive.normalize import TablePlan
 
 # Keys per IN (...) lookup: far below SQLite's variable limit.
@@ -38,20 +40,20 @@ def _bindable(row: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
 
 
 @dataclass(slots=True)
-class PreparedTable:
-    """A plan table bound to its SQLite table, with its statement ready."""
-
-    info: TableInfo
-    plan: TablePlan
-    insert_sql: str
-
-
-@dataclass(slots=True)
 class PreparedStream:
+    """A stream's plan bound to its tables, with its statements ready."""
+
     generation: int
-    root: PreparedTable
-    children: dict[normalize.Path, PreparedTable]
-    delete_sqls: list[str]  # one per child table of the stream, old schemas' included
+    plan: TablePlan
+    keys: tuple[str, ...]
+    hints: Hints
+    root: TableInfo
+    upsert_sql: str
+    children: dict[normalize.Path, TableInfo]
+    child_sqls: dict[normalize.Path, str]
+    delete_sqls: list[str]  # one per created child table of the stream, old schemas' included
+    fts_columns: list[str]  # the root's search columns its `<table>_fts` indexes; [] none
+    mark_sqls: list[str]  # the same tables, for a tombstone
 
 
 class ArchiveStore:
@@ -64,6 +66,8 @@ class ArchiveStore:
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         autocheckpoint: bool = True,
         encryption_key: Key | None = None,
+        full_text_search: dict[str, t.Any] | None = None,
+        indexes: dict[str, t.Any] | None = None,
     ) -> None:
         self.conn = open_archive(
             path,
@@ -71,6 +75,9 @@ class ArchiveStore:
             autocheckpoint=autocheckpoint,
             encryption_key=encryption_key,
         )
+        register_functions(self.conn)
+        self.full_text_search = full_text_search or {}
+        self.indexes = indexes or {}
         self._generation = 0
         self._prepared: dict[tuple[str, int], PreparedStream] = {}
         self._load_catalog()
@@ -83,7 +90,12 @@ class ArchiveStore:
         readers (SQLite's PASSIVE mode)."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    # -- the catalog's DDL ------------------------------------------------------------------
+    def hints_of(self, stream: str, schema: dict[str, t.Any]) -> Hints:
+        return stream_hints(stream, schema, self.full_text_search, self.indexes)
+
+    def plan(self, stream: str, schema: dict[str, t.Any]) -> TablePlan:
+        """The plan of a stream's schema, with the search text its hints ask for."""
+        return normalize.build_plan(schema, self.hints_of(stream, schema).search)
 
     def _load_catalog(self) -> None:
         """Read the name mappings; also after a rollback, which may undo new names."""
@@ -91,70 +103,61 @@ class ArchiveStore:
         self._prepared.clear()
         self.catalog = read_catalog(self.conn)
 
-    def _ensure_table(self, stream: str, plan: TablePlan, parent: TableInfo | None) -> TableInfo:
-        info = self.catalog.get(stream, plan.path)
-        if info is None:
-            info, columns = self.catalog.new_table(stream, plan, parent)
-            # One CREATE with every column: an ALTER per column costs a schema rewrite each.
-            data = [(c.name, c.kind) for c in columns]
-            create = sql.create_root_table if parent is None else sql.create_child_table
-            for statement in create(info.name, data):
-                self.conn.execute(statement)
-            self.conn.execute(
-                sql.INSERT_TABLE,
-                (info.name, info.stream, info.path, info.parent, info.rel_path, info.scalar),
-            )
-            self._record_columns(info, columns)
-            self._generation += 1
-        new = info.new_columns(plan)
-        for column in new:
-            self.conn.execute(sql.add_column(info.name, column.name, column.kind))
-        self._record_columns(info, new)
-        return info
-
-    def _record_columns(self, info: TableInfo, columns: list[NewColumn]) -> None:
-        if not columns:
-            return
-        self.conn.executemany(
-            sql.INSERT_COLUMN, [(info.name, c.path, c.kind, c.name) for c in columns]
-        )
-        self._generation += 1
-
-    def prepare(self, stream: str, plan: TablePlan, keyed: bool) -> PreparedStream:
-        """Tables, columns and statements for a stream's plan (DDL only when new)."""
+    def prepare(
+        self, stream: str, plan: TablePlan, keys: Sequence[str], *, rows: bool = True
+    ) -> PreparedStream:
+        """Tables, columns and statements for a stream's plan (DDL only when new); the root
+        table is created only when `rows` are coming."""
         cache_key = (stream, id(plan))
         prepared = self._prepared.get(cache_key)
         # `is`: an id can be reused by a new plan once an old sink's plan is freed.
         if (
             prepared is not None
-            and prepared.root.plan is plan
+            and prepared.plan is plan
             and prepared.generation == self._generation
+            and (prepared.root.created or not rows)
         ):
             return prepared
-        infos: dict[normalize.Path, TableInfo] = {}
-        for table in plan.walk():
-            parent = None if not table.path else infos[_parent_path(plan, table)]
-            infos[table.path] = self._ensure_table(stream, table, parent)
-        root_info = infos[()]
-        root_sql = sql.upsert_root(
-            root_info.name, root_info.column_names(plan), root_info.columns.values(), keyed
-        )
-        children = {
-            table.path: PreparedTable(
-                infos[table.path],
-                table,
-                sql.insert_child(infos[table.path].name, infos[table.path].column_names(table)),
-            )
-            for table in plan.walk()
-            if table.path
-        }
-        delete_sqls = [
-            sql.delete_descendants(info.name)
-            for info in self.catalog.of_stream(stream)
-            if info.parent is not None
-        ]
+        hints = self.hints_of(stream, plan.schema or {})
+        tables = Tables(self.conn, self.catalog)
+        infos = tables.ensure(stream, plan, keys, hints, rows=rows)
+        if tables.changed:
+            self._generation += 1
+        root = infos[()]
+        for link in hints.links:
+            column = self._key_column(root, link.path[0]) if len(link.path) == 1 else None
+            if column is not None:
+                part_of = link == hints.part_of
+                self.conn.execute(
+                    sql.SAVE_LINK, (root.name, column, link.stream, link.key, part_of)
+                )
+        created = [i for i in self.catalog.of_stream(stream) if i.parent and i.created]
         prepared = PreparedStream(
-            self._generation, PreparedTable(root_info, plan, root_sql), children, delete_sqls
+            generation=self._generation,
+            plan=plan,
+            keys=tuple(keys),
+            hints=hints,
+            root=root,
+            upsert_sql=sql.upsert_root(
+                root.name, root.column_names(plan), root.columns.values(), bool(keys)
+            ),
+            children={path: info for path, info in infos.items() if path},
+            child_sqls={
+                table.path: sql.insert_child(
+                    infos[table.path].name,
+                    infos[table.path].column_names(table),
+                    infos[table.path].key_columns(),
+                )
+                for table in plan.walk()
+                if table.path
+            },
+            delete_sqls=[sql.delete_descendants(i.name) for i in created],
+            fts_columns=[
+                root.columns[(normalize.dumps(list(path)), normalize.TEXT)] for path in plan.search
+            ]
+            if root.created
+            else [],
+            mark_sqls=[sql.mark_descendants(i.name) for i in created],
         )
         self._prepared[cache_key] = prepared
         return prepared
@@ -174,30 +177,53 @@ class ArchiveStore:
         self.conn.execute("COMMIT")
 
     def write_batch(
-        self, stream: str, plan: TablePlan, keyed: bool, entries: Sequence[WriteEntry]
+        self, stream: str, plan: TablePlan, keys: Sequence[str], entries: Sequence[WriteEntry]
     ) -> None:
         """Upsert a batch of one stream's normalized records, their descendants and raw
-        versions."""
-        prepared = self.prepare(stream, plan, keyed)
+        versions; mark the rows of its tombstones deleted."""
+        keyed = bool(keys)
+        prepared = self.prepare(stream, plan, keys, rows=bool(entries))
+        if not entries:
+            return  # the stream's first hand-over in this run: its tables are up to date
         # The hash of each key's stored version, read before this batch overwrites it.
-        stored = self._stored_shas(prepared.root.info.name, entries) if keyed else {}
+        stored = self._stored_shas(prepared.root.name, entries) if keyed else {}
 
         # Only the last version of a key within the batch is written; descendants of rows
         # that existed are replaced (deleted here, inserted below, same transaction).
-        latest = {e.row_id: e for e in entries}
+        # A tombstone after a key's last version in the batch marks what that version wrote.
+        latest: dict[str, WriteEntry] = {}
+        buried: dict[str, WriteEntry] = {}
+        for e in entries:
+            if e.deleted_at is not None and keyed:
+                buried[e.row_id] = e
+            else:
+                latest[e.row_id] = e
+                buried.pop(e.row_id, None)
+        tombstones = list(buried.values())
         replaced = [(i,) for i in latest if i in stored]
         if replaced:
             for statement in prepared.delete_sqls:
                 self.conn.executemany(statement, replaced)
+            self._index(prepared, [i for (i,) in replaced], sql.fts_delete)
         rows = []
         children: dict[normalize.Path, list[tuple[t.Any, ...]]] = {}
         for row_id, e in latest.items():
             rows.append((row_id, *e.values, e.received_at, e.version, e.sha))
             for path, child_rows in e.children.items():
                 children.setdefault(path, []).extend(child_rows)
-        self._insert(prepared.root.insert_sql, rows)
+        self._insert(prepared.upsert_sql, rows)
+        self._index(prepared, list(latest), sql.fts_insert)
         for path, child_rows in children.items():
-            self._insert(prepared.children[path].insert_sql, child_rows)
+            info = prepared.children[path]
+            if not info.created:
+                # No table without data: a child table is created with its first row.
+                Tables(self.conn, self.catalog).create(info, keys, prepared.hints)
+                self._generation += 1
+                prepared.delete_sqls.append(sql.delete_descendants(info.name))
+                prepared.mark_sqls.append(sql.mark_descendants(info.name))
+            self._insert(prepared.child_sqls[path], child_rows)
+        if tombstones:
+            self._bury(prepared, tombstones, stored.keys() | latest.keys())
 
         # A version equal to the latest one stored for its key is not stored again.
         raw_rows: list[tuple[t.Any, ...]] = []
@@ -208,6 +234,82 @@ class ArchiveStore:
             key = e.row_id if keyed else None
             raw_rows.append((stream, key, e.received_at, e.version, e.sha, e.raw))
         self.conn.executemany(sql.INSERT_RAW, raw_rows)
+
+    def _bury(
+        self,
+        prepared: PreparedStream,
+        tombstones: Sequence[WriteEntry],
+        existing: t.AbstractSet[str],
+    ) -> None:
+        """Mark tombstoned rows and their descendants deleted, their data left as it was; a
+        key never seen gets a row of its keys and metadata only. Rows of streams that are
+        parts of this one (`x-part-of`) are marked too."""
+        root = prepared.root
+        marks = [
+            (e.deleted_at, e.merged_into, e.received_at, e.version, e.sha, e.row_id)
+            for e in tombstones
+            if e.row_id in existing
+        ]
+        self.conn.executemany(sql.mark_tombstone(root.name), marks)
+        new = [e for e in tombstones if e.row_id not in existing]
+        if new:
+            key_columns = [self._key_column(root, k) for k in prepared.keys]
+            usable = [c for c in key_columns if c is not None]
+            statement = sql.insert_tombstone(root.name, usable)
+            rows = []
+            for e in new:
+                values = json.loads(e.row_id)
+                key_values = [v for v, c in zip(values, key_columns, strict=False) if c is not None]
+                row = (e.row_id, e.deleted_at, e.merged_into, e.received_at, e.version, e.sha)
+                rows.append((*row, *key_values))
+            self._insert(statement, rows)
+            self._index(prepared, [e.row_id for e in new], sql.fts_insert)
+        ids = [(e.deleted_at, e.row_id) for e in tombstones]
+        for statement in prepared.mark_sqls:
+            self.conn.executemany(statement, ids)
+        for owned in self._parts_of(prepared.root.stream):
+            info, column, link_key = owned
+            pairs = [
+                (e.deleted_at, _key_value(e.row_id, prepared.keys, link_key)) for e in tombstones
+            ]
+            self.conn.executemany(sql.mark_parts(info.name, column), pairs)
+            for child in self.catalog.of_stream(info.stream):
+                if child.parent is not None and child.created:
+                    self.conn.executemany(
+                        sql.mark_parts_descendants(child.name, info.name, column), pairs
+                    )
+
+    def _index(
+        self,
+        prepared: PreparedStream,
+        row_ids: list[str],
+        statement: t.Callable[[str, Sequence[str], int], str],
+    ) -> None:
+        """Remove or add the full-text entries of these rows, in the batch's transaction."""
+        columns = prepared.fts_columns
+        if not columns or not row_ids:
+            return
+        table = prepared.root.name
+        for start in range(0, len(row_ids), _LOOKUP_CHUNK):
+            chunk = row_ids[start : start + _LOOKUP_CHUNK]
+            self.conn.execute(statement(table, columns, len(chunk)), chunk)
+
+    def _key_column(self, info: TableInfo, key: str) -> str | None:
+        path = normalize.dumps([key])
+        for (column_path, kind), name in info.columns.items():
+            if column_path == path and kind not in (normalize.TEXT, sql.KEY):
+                return name
+        return None
+
+    def _parts_of(self, stream: str) -> list[tuple[TableInfo, str, str]]:
+        """(root table, owner column, owner key) of the streams that are parts of this one
+        (`x-part-of`, recorded in `_archive_links` when their tables were prepared)."""
+        found = []
+        for table, column, key in self.conn.execute(sql.SELECT_PARTS, (stream,)):
+            info = self.catalog.by_name.get(table)
+            if info is not None and info.created:
+                found.append((info, column, key))
+        return found
 
     def _insert(self, statement: str, rows: list[tuple[t.Any, ...]]) -> None:
         # Over-large integers are rare, so they are looked for only when binding fails; the
@@ -237,7 +339,7 @@ class ArchiveStore:
         written during the pass by someone else (a webhook follower, another run) and is kept.
         """
         info = self.catalog.root(stream)
-        if info is None:
+        if info is None or not info.created:
             return 0
         before = version_time(version)
         values = (utc_now(), version, before, before)
@@ -248,8 +350,6 @@ class ArchiveStore:
         self.conn.execute(sql.SAVE_STATE, (json.dumps(state), utc_now()))
 
 
-def _parent_path(plan: TablePlan, table: TablePlan) -> normalize.Path:
-    for candidate in plan.walk():
-        if table in candidate.children:
-            return candidate.path
-    raise KeyError(table.path)
+def _key_value(row_id: str, keys: Sequence[str], key: str) -> t.Any:
+    """One key property's value out of a row id (the JSON array of the key values)."""
+    return json.loads(row_id)[list(keys).index(key)]

@@ -187,6 +187,8 @@ class TargetSqliteArchive(Target):
                 self.settings.busy_timeout_seconds,
                 self.settings.compression_level,
                 self.settings.encryption_key,
+                self.settings.full_text_search,
+                self.settings.indexes,
             )
             self._committer = Committer(settings, self.logger)
         return self._committer
@@ -351,7 +353,9 @@ class TargetSqliteArchive(Target):
     def commit(self, activate: tuple[str, int] | None = None) -> None:
         """Hand every pending record of every stream, and the latest state, to the writer as
         one transaction; the writer emits that state after COMMIT."""
-        sinks = [s for s in [*self._replaced, *self._sinks.values()] if s.pending]
+        sinks = [
+            s for s in [*self._replaced, *self._sinks.values()] if s.pending or not s.handed_over
+        ]
         state = self._state
         new_state = state is not None and state != self._handed_over_state
         if not sinks and not new_state and activate is None:

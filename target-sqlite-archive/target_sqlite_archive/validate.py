@@ -49,6 +49,12 @@ _TYPE_TESTS = {
 }
 
 
+def _known(schema: t.Any) -> bool:
+    """Whether a schema uses only keywords this compiler implements; `x-` keywords are
+    annotations for targets (see hints.py), which never constrain a value."""
+    return isinstance(schema, dict) and all(k in _KNOWN or k.startswith("x-") for k in schema)
+
+
 def _type_test(types: list[str], value: str, cls: str) -> str:
     return " or ".join(f"({_TYPE_TESTS[n].format(v=value, c=cls)})" for n in types) or "False"
 
@@ -123,7 +129,7 @@ class _Compiler:
         return name
 
     def _checks(self, schema: t.Any, where: str) -> list[str]:
-        if not isinstance(schema, dict) or not set(schema) <= _KNOWN:
+        if not _known(schema):
             raise _Unsupported
         lines = []
         types = _types(schema)
@@ -176,7 +182,7 @@ class _Compiler:
         self, schema: t.Any, where: str, indent: str, *, always: bool = False
     ) -> list[str]:
         """Lines checking the local `x` (skipped when it is _MISSING, unless `always`)."""
-        if not isinstance(schema, dict) or not set(schema) <= _KNOWN:
+        if not _known(schema):
             raise _Unsupported
         guard = [] if always else [f"{indent}if x is not _MISSING:"]
         inner = indent if always else indent + "    "

@@ -16,11 +16,11 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import decode
-from target_sqlite_archive.normalize import TablePlan, build_plan
 from target_sqlite_archive.store import ArchiveStore
 
 if t.TYPE_CHECKING:
     from target_sqlite_archive.batch import StoreSettings, WriteJob
+    from target_sqlite_archive.normalize import TablePlan
 
 
 def main() -> None:
@@ -54,6 +54,8 @@ def main() -> None:
                         busy_timeout_seconds=settings.busy_timeout_seconds,
                         autocheckpoint=False,
                         encryption_key=settings.encryption_key,
+                        full_text_search=settings.full_text_search,
+                        indexes=settings.indexes,
                     )
                 marked = commit(store, plans, decode(message, settings.compression_level))
             except Exception as exc:
@@ -75,8 +77,8 @@ def commit(store: ArchiveStore, plans: dict[int, TablePlan], job: WriteJob) -> i
     with store.transaction():
         for batch in job.batches:
             if batch.schema is not None:
-                plans[batch.plan_id] = build_plan(batch.schema)
-            store.write_batch(batch.stream, plans[batch.plan_id], batch.keyed, batch.entries)
+                plans[batch.plan_id] = store.plan(batch.stream, batch.schema)
+            store.write_batch(batch.stream, plans[batch.plan_id], batch.keys, batch.entries)
         if job.activate is not None:
             marked = store.mark_deleted(*job.activate)
         if job.state is not None:

@@ -23,13 +23,15 @@ def _entry(n: int) -> Entry:
         received_at="2026-01-01T00:00:00.000+00:00",
         values=[n],
         children={("tags",): [(f"c{n}", f"[{n}]", f"[{n}]", 0, "a")]},
+        deleted_at="2026-01-02T00:00:00+00:00" if n == 3 else None,
+        merged_into="[9]" if n == 3 else None,
     )
 
 
 def test_a_job_survives_the_wire_with_every_field_in_place() -> None:
     plan = build_plan(SCHEMA)
     entries = [_entry(n) for n in range(5)]
-    job = Job([StreamBatch("s", plan, True, entries)], activate=("s", 3), state={"b": 1})
+    job = Job([StreamBatch("s", plan, ("id",), entries)], activate=("s", 3), state={"b": 1})
     known: dict[int, object] = {}
 
     wire = marshal.dumps(encode(job, known, 1))  # type: ignore[arg-type]
@@ -38,7 +40,7 @@ def test_a_job_survives_the_wire_with_every_field_in_place() -> None:
     assert decoded.activate == ("s", 3)
     assert decoded.state == {"b": 1}
     [sent] = decoded.batches
-    assert (sent.stream, sent.plan_id, sent.schema, sent.keyed) == ("s", id(plan), SCHEMA, True)
+    assert (sent.stream, sent.plan_id, sent.schema, sent.keys) == ("s", id(plan), SCHEMA, ("id",))
     assert all(isinstance(e, WriteEntry) for e in sent.entries)
     for before, after in zip(entries, sent.entries, strict=True):
         assert zlib.decompress(after.raw).decode() == before.raw
@@ -49,8 +51,8 @@ def test_a_job_survives_the_wire_with_every_field_in_place() -> None:
 def test_a_known_plan_is_sent_without_its_schema() -> None:
     plan = build_plan(SCHEMA)
     known: dict[int, object] = {}
-    encode(Job([StreamBatch("s", plan, True, [_entry(1)])]), known, 1)  # type: ignore[arg-type]
-    again = encode(Job([StreamBatch("s", plan, True, [_entry(2)])]), known, 1)  # type: ignore[arg-type]
+    encode(Job([StreamBatch("s", plan, ("id",), [_entry(1)])]), known, 1)  # type: ignore[arg-type]
+    again = encode(Job([StreamBatch("s", plan, ("id",), [_entry(2)])]), known, 1)  # type: ignore[arg-type]
     [sent] = decode(again, 1).batches
     assert sent.schema is None
     assert sent.plan_id == id(plan)
@@ -59,7 +61,7 @@ def test_a_known_plan_is_sent_without_its_schema() -> None:
 def test_the_wire_stays_plain_for_marshal() -> None:
     # marshal refuses NamedTuples and dataclasses: the encoded job must be built-in types only.
     plan = build_plan(SCHEMA)
-    message = encode(Job([StreamBatch("s", plan, False, [_entry(1)])]), {}, 1)
+    message = encode(Job([StreamBatch("s", plan, (), [_entry(1)])]), {}, 1)
 
     def plain(value: object) -> bool:
         if type(value) in (tuple, list):
