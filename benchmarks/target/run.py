@@ -33,10 +33,15 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE.parents[1] / "benchmarks" / "out" / "target"
 CONTACTS_GOAL = 10_000  # records/s
 CONVERSATIONS_GOAL = 1_500  # conversations/s, each with its ~20 part records
+FTS_OVERHEAD_GOAL = 0.25  # full-text indexes may add at most this share of the time
+# The same inputs with the full-text indexes of the tap's schemas turned off.
+NO_FTS: dict[str, t.Any] = {
+    "full_text_search": {s: [] for s in ("contacts", "conversations", "conversation_parts")}
+}
 
 
 class Result(t.NamedTuple):
-    name: str
+    name: str  # the input, with "(FTS off)" for the run without full-text indexes
     records: int
     conversations: int
     seconds: float
@@ -179,16 +184,19 @@ def main(argv: list[str] | None = None) -> None:
             _run_cli(empty, folder, {}, expect_state=False)[0] for _ in range(args.repeat)
         )
         for name, (singer_file, records, conversations) in inputs.items():
-            best, best_cpu, rss = float("inf"), float("inf"), 0.0
+            # FTS on and off alternate, so both see the same load on a shared machine.
+            best = {"": (float("inf"), 0.0, 0.0), " (FTS off)": (float("inf"), 0.0, 0.0)}
             for _ in range(args.repeat):
-                seconds, cpu, rss = _run_cli(singer_file, folder, {})
-                if seconds < best:
-                    best, best_cpu = seconds, cpu
+                for label, config in (("", {}), (" (FTS off)", NO_FTS)):
+                    seconds, cpu, rss = _run_cli(singer_file, folder, config)
+                    if seconds < best[label][0]:
+                        best[label] = (seconds, cpu, rss)
             table = "contacts" if conversations == 0 else "conversation_parts"
             expected = records if conversations == 0 else records - conversations
             assert _count(folder, table) == expected, f"{table}: rows missing"
-            results.append(Result(name, records, conversations, best, best_cpu, rss))
-            print(f"{name}: {records} records in {best:.2f} s", file=sys.stderr)
+            for label, (seconds, cpu, rss) in best.items():
+                results.append(Result(name + label, records, conversations, seconds, cpu, rss))
+                print(f"{name}{label}: {records} records in {seconds:.2f} s", file=sys.stderr)
         if args.memory_contacts:
             large = OUT / f"contacts-{args.memory_contacts}.singer"
             if not large.exists():
@@ -249,6 +257,19 @@ def _report(
         *rows,
         "",
     ]
+    overheads = []
+    for r in results:
+        off = next((o for o in results if o.name == r.name + " (FTS off)"), None)
+        if off is not None:
+            share = r.seconds / off.seconds - 1
+            met = "met" if share <= FTS_OVERHEAD_GOAL else "missed"
+            overheads.append(
+                f"- {r.name}: {r.seconds:.2f} s with FTS, {off.seconds:.2f} s without: "
+                f"{share:+.0%} (goal <= {FTS_OVERHEAD_GOAL:.0%}: {met})"
+            )
+    if overheads:
+        text += ["Full-text indexes (the tap's `x-full-text-search`) on against off:", ""]
+        text += [*overheads, ""]
     for name, profile in profiles.items():
         title = f"## Profile: {name} (cProfile, in-process, by own time)"
         text += [title, "", "```", profile, "```", ""]
