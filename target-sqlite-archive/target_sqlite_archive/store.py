@@ -25,8 +25,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from target_sqlite_archive.batch import WriteEntry
-    from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.catalog import TableInfo
+    from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import TablePlan
 
 # Keys per IN (...) lookup: far below SQLite's variable limit.
