@@ -75,6 +75,10 @@ class Committer:
         if self._in_flight is not None and receive is not None and receive.poll():
             self._collect()
 
+    def settle(self) -> None:
+        """Wait until the submitted job is committed, and pass its state on."""
+        self._collect()
+
     def close(self) -> None:
         """Finish the submitted job, then stop the writer."""
         try:

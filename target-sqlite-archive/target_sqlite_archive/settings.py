@@ -52,7 +52,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_BATCH_WAIT_SECONDS,
         title="Batch Wait Seconds",
         description="Longest time a received record waits before it is committed (with "
-        "the latest state), even if no batch is full. Checked as messages arrive.",
+        "the latest state), even if no batch is full and no further message comes. 1 for a "
+        "live pipeline that follows the workspace.",
     ),
     th.Property(
         "validate_records",

@@ -16,6 +16,7 @@ import difflib
 import gc
 import os
 import sys
+import threading
 import time
 import typing as t
 
@@ -87,6 +88,15 @@ class TargetSqliteArchive(Target):
         self._sinks: dict[str, ArchiveSink] = {}
         self._replaced: list[ArchiveSink] = []
         self._wait_seconds = self.settings.batch_wait_seconds
+        # The timer commits a record that has waited `batch_wait_seconds` when no message
+        # comes (a live tap may be silent for hours); the lock keeps it and the message
+        # handlers from running at once.
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._timer_error: BaseException | None = None
+        # A STATE equal to the last one arrived after records: it is passed on again after
+        # their commit, since it now covers them too.
+        self._state_repeated = False
 
     @property
     def settings(self) -> Settings:
@@ -228,6 +238,12 @@ class TargetSqliteArchive(Target):
 
     @override
     def process_endofpipe(self) -> None:
+        with self._lock:
+            self._raise_timer_error()
+            self._cancel_timer()
+            self._end_of_pipe()
+
+    def _end_of_pipe(self) -> None:
         self.commit()
         if self._committer is not None:
             with self._archive_errors():
@@ -254,6 +270,11 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
+        with self._lock:
+            self._raise_timer_error()
+            self._on_record_message(message_dict)
+
+    def _on_record_message(self, message_dict: dict) -> None:
         # A lean replacement for the SDK's path: no stream maps, no date parsing (the archive
         # stores the text it received), compiled validation, and the raw record text.
         reader = self.message_reader
@@ -281,6 +302,7 @@ class TargetSqliteArchive(Target):
         now = time.monotonic()
         if self._first_pending_at is None:
             self._first_pending_at = now
+            self._start_timer(self._wait_seconds)
         if len(sink.pending) >= sink.max_size:
             self.logger.info("Stream '%s' is full: committing", stream_name)
             self.commit()
@@ -289,9 +311,16 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
+        with self._lock:
+            self._raise_timer_error()
+            self._on_state_message(message_dict)
+
+    def _on_state_message(self, message_dict: dict) -> None:
         self.message_reader.assert_line_requires(message_dict, requires={"value"})
         state = message_dict["value"]
         if state == self._state:
+            if self._pending_records:
+                self._state_repeated = True
             return
         self._state = state
         if self._committer is not None:
@@ -306,6 +335,11 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
+        with self._lock:
+            self._raise_timer_error()
+            self._on_activate_version_message(message_dict)
+
+    def _on_activate_version_message(self, message_dict: dict) -> None:
         self.message_reader.assert_line_requires(message_dict, requires={"stream", "version"})
         stream_name = message_dict["stream"]
         sink = self._sink(stream_name)
@@ -331,10 +365,12 @@ class TargetSqliteArchive(Target):
         # Interrupted while handing over a job, only the jobs already queued are finished: the
         # rest has no state emitted, so nothing is lost that was promised.
         try:
-            if not self._committing:
-                self.commit()
-            if self._committer is not None:
-                self._committer.close()
+            with self._lock:  # the wait timer may be committing
+                self._cancel_timer()
+                if not self._committing:
+                    self.commit()
+                if self._committer is not None:
+                    self._committer.close()
         finally:
             # The plugin's handler (it exits), not the SDK target's: that one would drain the
             # sinks the SDK's way, emitting state without a commit.
@@ -357,7 +393,7 @@ class TargetSqliteArchive(Target):
             s for s in [*self._replaced, *self._sinks.values()] if s.pending or not s.handed_over
         ]
         state = self._state
-        new_state = state is not None and state != self._handed_over_state
+        new_state = state is not None and (state != self._handed_over_state or self._state_repeated)
         if not sinks and not new_state and activate is None:
             return
         job = Job(
@@ -378,5 +414,43 @@ class TargetSqliteArchive(Target):
         self._replaced = []
         self._pending_records = 0
         self._first_pending_at = None
+        self._state_repeated = False
+        self._cancel_timer()
         if new_state:
             self._handed_over_state = state
+
+    # -- the timer: a record never waits longer than batch_wait_seconds --------------------
+
+    def _start_timer(self, seconds: float) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(max(seconds, 0.0), self._on_time)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_time(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._first_pending_at is None:
+                return
+            left = self._first_pending_at + self._wait_seconds - time.monotonic()
+            if left > 0:
+                self._start_timer(left)
+                return
+            try:
+                self.commit()
+                if self._committer is not None:
+                    # Nothing may come to collect the reply: wait for COMMIT here, so the
+                    # state is passed on now.
+                    self._committer.settle()
+            except BaseException as exc:  # raised again by the next message or the end
+                self._timer_error = exc
+
+    def _raise_timer_error(self) -> None:
+        error, self._timer_error = self._timer_error, None
+        if error is not None:
+            raise error

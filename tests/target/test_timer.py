@@ -1,0 +1,68 @@
+"""The target commits on time: a record waits at most `batch_wait_seconds`, even when no other
+message comes (a live tap may be silent for hours), and its state is passed on after COMMIT."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+from tests.target.harness import record, schema, state
+from tests.target.test_kill import CLI
+
+
+def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
+    for line in pipe:
+        out.put(line)
+
+
+def _send(process: subprocess.Popen[str], *messages: dict[str, t.Any]) -> None:
+    assert process.stdin is not None
+    process.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
+    process.stdin.flush()
+
+
+def _rows(database: Path) -> int:
+    with sqlite3.connect(database) as db:
+        return int(db.execute("SELECT count(*) FROM s").fetchone()[0])
+
+
+def test_a_record_is_committed_within_the_wait_when_nothing_else_comes(tmp_path: Path) -> None:
+    database = tmp_path / "archive.sqlite"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"database": str(database), "batch_wait_seconds": 1}))
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    states: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
+    try:
+        _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
+        _send(process, state({"position": 1}))
+        # No further input: the state comes once the record is committed, on time.
+        started = time.monotonic()
+        assert json.loads(states.get(timeout=30)) == {"position": 1}
+        assert time.monotonic() - started < 30
+        assert _rows(database) == 1
+
+        # A new record followed by the same state again: committed, and that state passed on
+        # again (it now also covers the new record).
+        _send(process, record("s", {"id": 2}), state({"position": 1}))
+        assert json.loads(states.get(timeout=30)) == {"position": 1}
+        assert _rows(database) == 2
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
