@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_intercom import search
+from tap_intercom.timestamps import iso
 from tests.e2e.conftest import tap_config
 from tests.e2e.harness import run_tap
 from tests.emulator import Emulator
@@ -88,7 +88,7 @@ def test_every_deleted_conversation_is_a_tombstone_in_conversations(
     assert deleted
     tombstones = run.tombstones["conversations"]
     assert {str(r["id"]): r["_sdc_deleted_at"] for r in tombstones} == {
-        str(k): search.to_iso(v) for k, v in deleted.items()
+        str(k): iso(v) for k, v in deleted.items()
     }
     # Keys and the deletion only: an archive keeps the conversation's data as it was.
     assert all(
