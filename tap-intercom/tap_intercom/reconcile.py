@@ -38,7 +38,6 @@ ENTITIES = ("contacts", "companies", "conversations", "tickets")
 PASS_STREAMS = frozenset({"contacts", "conversations", "tickets"})
 #: Intercom returns at most this many parts of a conversation or ticket.
 PARTS_CAP = 500
-DEFAULT_MARGIN_SECONDS = 1800
 
 
 def pass_version(started_at: float, margin_seconds: int) -> int:
@@ -157,20 +156,18 @@ class Report:
 
     def table(self) -> str:
         """The summary table the log shows."""
-        head = (
-            "entity", "complete", "intercom", "sent", "merged", "vanished", "over cap",
-            "short", "requests", "seconds",
-        )  # fmt: skip
-        body = [
-            (
-                t.entity, "yes" if t.complete else "NO", t.listed, t.sent, t.merged, t.vanished,
-                t.over_cap, t.short, t.requests, f"{t.seconds:.1f}",
-            )  # fmt: skip
-            for t in self.rows()
-        ]
-        widths = [max(len(str(row[i])) for row in (head, *body)) for i in range(len(head))]
-        lines = ["  ".join(str(v).rjust(w) for v, w in zip(row, widths, strict=True)) for row in (head, *body)]
-        return "\n".join(lines)
+        head: list[object] = ["entity", "complete", "intercom", "sent", "merged", "vanished"]
+        head += ["over cap", "short", "requests", "seconds"]
+        body: list[list[object]] = []
+        for t in self.rows():
+            row: list[object] = [t.entity, "yes" if t.complete else "NO", t.listed, t.sent]
+            row += [t.merged, t.vanished, t.over_cap, t.short, t.requests, f"{t.seconds:.1f}"]
+            body.append(row)
+        rows = [[str(v) for v in row] for row in (head, *body)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        return "\n".join(
+            "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows
+        )
 
 
 def request_bound(
@@ -207,7 +204,9 @@ class PassStream(Protocol):
 
     name: str
     requests: int
-    logger: logging.Logger
+
+    @property
+    def logger(self) -> logging.Logger: ...
 
     @property
     def page_size(self) -> int: ...
@@ -217,6 +216,8 @@ class PassStream(Protocol):
     ) -> Iterator[list[dict[str, Any]]]: ...
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def reconcile_pages(self, tally: Tally) -> Iterator[list[dict[str, Any]]]: ...
 
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]: ...
 
@@ -276,24 +277,15 @@ def contact_pages(stream: PassStream, tally: Tally) -> Iterator[list[dict[str, A
 
 
 def run_pass(
-    stream: PassStream,
-    report: Report,
-    *,
-    records_key: str,
-    search_path: str | None,
-    parts_key: str | None,
+    stream: PassStream, report: Report, *, parts_key: str | None
 ) -> Iterator[dict[str, Any]]:
-    """One entity's listing, hydrated by the stream, with merge tombstones for contacts.
+    """One entity's whole listing, hydrated by the stream, with merge tombstones for contacts.
 
     The caller sends ACTIVATE_VERSION when `report.tally(stream.name).complete` is true.
     """
     tally = report.tally(stream.name)
     started, requests_before = time.monotonic(), stream.requests
-    if search_path is None:
-        pages = contact_pages(stream, tally)
-    else:
-        pages = search_pages(stream, search_path, records_key, tally)
-    for page in pages:
+    for page in stream.reconcile_pages(tally):
         tally.listed += len(page)
         tombstones: list[dict[str, Any]] = []
         for record in page:
@@ -309,5 +301,7 @@ def run_pass(
         for tombstone in tombstones:
             tally.merged += 1
             yield tombstone
+        tally.requests = stream.requests - requests_before
+        tally.seconds = time.monotonic() - started
     tally.requests = stream.requests - requests_before
     tally.seconds = time.monotonic() - started

@@ -60,13 +60,14 @@ class SdkStream(Stream):
         """A STATE message with every stream's state as it is now."""
         self._write_state_message()
 
-    def begin_version(self) -> int:
-        """Start a full-table pass: its records carry the version ACTIVATE_VERSION names.
+    def begin_version(self, version: int | None = None) -> int:
+        """Start a full-table pass: its records carry the version ACTIVATE_VERSION names
+        (`version`, or the SDK's own: the run's start in seconds).
 
         The SDK only sets the records' version when it sends ACTIVATE_VERSION itself, before
         the first record; the tap sends it after the last one (streams.base.FullTableStream).
         """
-        self._stream_version = self._initialized_at // 1000
+        self._stream_version = self._initialized_at // 1000 if version is None else version
         return self._stream_version
 
     def activate_version(self, version: int) -> None:

@@ -26,6 +26,8 @@ DEFAULT_API_VERSION = "2.16"
 # or two extra search pages per run and absorbs it with a wide margin.
 DEFAULT_LOOKBACK_SECONDS = 1800
 MAX_PAGE_SIZE = 150
+# As long as the lookback: a record written this recently may be missing from a lagging listing.
+DEFAULT_RECONCILE_MARGIN_SECONDS = DEFAULT_LOOKBACK_SECONDS
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -131,6 +133,28 @@ CONFIG_SCHEMA = th.PropertiesList(
             "clients of the same app. The tap waits for the next window instead of spending it."
         ),
     ),
+    th.Property(
+        "reconcile",
+        th.BooleanType,
+        default=False,
+        title="Reconcile",
+        description=(
+            "Instead of their incremental windows, list every contact, conversation and ticket "
+            "(each conversation and ticket fetched again with its parts), so the target marks "
+            "what Intercom no longer holds; bookmarks stay as they were. Costs about "
+            "contacts/150 + conversations + tickets requests. The reconcile_runs stream reports it."
+        ),
+    ),
+    th.Property(
+        "reconcile_margin_seconds",
+        th.IntegerType,
+        default=DEFAULT_RECONCILE_MARGIN_SECONDS,
+        title="Reconcile margin (seconds)",
+        description=(
+            "A reconcile leaves unmarked the rows written this many seconds before it started "
+            "(Intercom's listings can lag, like its search index); the next reconcile checks them."
+        ),
+    ),
 ).to_dict()
 
 
@@ -152,6 +176,8 @@ class Settings:
     max_retries: int
     user_agent: str
     rate_limit_headroom: float
+    reconcile: bool = False
+    reconcile_margin_seconds: int = DEFAULT_RECONCILE_MARGIN_SECONDS
 
 
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -197,6 +223,19 @@ def _number_in(config: dict, name: str, default: float, low: float, high: float)
     return float(value)
 
 
+def _bool(config: dict, name: str, default: bool) -> bool:
+    """A boolean, also as the strings the environment gives (true/false, 1/0, yes/no)."""
+    value = config.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "false", "0", "no"}:
+        return value.strip().lower() in {"true", "1", "yes"}
+    msg = f"{name}: must be true or false, got {value!r}"
+    raise SettingError(msg)
+
+
 def validate(config: dict, *, default_user_agent: str) -> Settings:
     """Check every setting and return them parsed, or raise SettingError naming the bad one."""
     token = config.get("access_token")
@@ -240,6 +279,10 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         max_retries=_int_in(config, "max_retries", 8, 1, 50),
         user_agent=str(config.get("user_agent") or default_user_agent),
         rate_limit_headroom=_number_in(config, "rate_limit_headroom", 0.05, 0.0, 0.9),
+        reconcile=_bool(config, "reconcile", False),
+        reconcile_margin_seconds=_int_in(
+            config, "reconcile_margin_seconds", DEFAULT_RECONCILE_MARGIN_SECONDS, 0, 7 * 86400
+        ),
     )
 
 

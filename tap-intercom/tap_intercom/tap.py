@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 from functools import cached_property
 from importlib.metadata import version
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from typing_extensions import override
 from tap_intercom import DISTRIBUTION, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.errors import AccessTokenRejected, IntercomError, WrongURL
+from tap_intercom.reconcile import Report
 from tap_intercom.sdk_hooks import SdkTap
 from tap_intercom.settings import (
     CONFIG_SCHEMA,
@@ -51,6 +53,7 @@ from tap_intercom.streams.inbox_settings import (
     OfficeHoursSchedulesStream,
 )
 from tap_intercom.streams.knowledge import ContentSnippetsStream, InternalArticlesStream
+from tap_intercom.streams.reconcile_runs import ReconcileRunsStream
 from tap_intercom.streams.ticket_types import TicketStatesStream, TicketTypesStream
 from tap_intercom.streams.tickets import TicketPartsStream, TicketsStream
 from tap_intercom.streams.workspace import (
@@ -92,6 +95,8 @@ STREAM_TYPES: list[type[Stream]] = [
     CallsStream,
     CallTranscriptsStream,
     HandlingEventsStream,
+    # Last: the SDK syncs the streams in this order, so the report's figures are final.
+    ReconcileRunsStream,
 ]
 
 
@@ -205,10 +210,23 @@ class TapIntercom(SdkTap):
         self.skipped[stream] = reason + hint
         self.logger.warning("Skipping stream '%s'%s: %s", stream, hint, reason)
 
+    @cached_property
+    def reconcile_report(self) -> Report | None:
+        """The figures of this run's reconcile pass (None without `reconcile`); made when the
+        run starts, which is the pass's start."""
+        settings = self.settings
+        if not settings.reconcile:
+            return None
+        return Report(started_at=time.time(), margin_seconds=settings.reconcile_margin_seconds)
+
     @override  # type: ignore[misc]  # final in the SDK, which has no end-of-run hook
     def sync_all(self) -> None:
+        _ = self.reconcile_report  # the pass starts now
         super().sync_all()
         self.log_summary()
+        report = self.reconcile_report
+        if report is not None:
+            self.logger.info("Reconcile summary:\n%s", report.table())
 
     def log_summary(self) -> None:
         client = self.__dict__.get("client")

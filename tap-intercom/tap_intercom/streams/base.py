@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
-from tap_intercom import pagination
+from tap_intercom import pagination, reconcile
 from tap_intercom.errors import IntercomError, NotFound, StreamUnavailable, WrongURL
 from tap_intercom.progress import Progress
 from tap_intercom.schemas import schema_dir
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from singer_sdk.singerlib import SchemaMessage
 
     from tap_intercom.client import IntercomClient
+    from tap_intercom.reconcile import Report
     from tap_intercom.settings import Settings
 
 SCHEMAS = SchemaDirectory(schema_dir())
@@ -55,6 +56,10 @@ class TapHost(Protocol):
 
     @property
     def output_lock(self) -> threading.RLock: ...
+
+    @property
+    def reconcile_report(self) -> Report | None:
+        """The figures of this run's reconcile pass; None when the run does not reconcile."""
 
     def skip_stream(
         self, stream: str, reason: str, *, scope: str | None = None, not_found: bool = False
@@ -247,9 +252,18 @@ class FullTableStream(IntercomStream):
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         version = self.begin_version()
         self.pass_complete = True
-        yield from self.list_records()
+        listed = 0
+        for record in self.list_records():
+            listed += 1
+            yield record
         if self.pass_complete:
             self.activate_version(version)
+        report = self.host.reconcile_report
+        if report is not None and self.name in reconcile.ENTITIES:
+            # A full-table stream is reconciled by every run; the report counts it too.
+            tally = report.tally(self.name)
+            tally.listed = tally.sent = listed
+            tally.complete, tally.requests = self.pass_complete, self.requests
 
 
 class OwnStateStream(IntercomStream):

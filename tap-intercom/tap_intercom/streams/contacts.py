@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
+from tap_intercom import reconcile
 from tap_intercom.errors import StreamUnavailable
 from tap_intercom.probe import Probe
 from tap_intercom.streams.base import IntercomStream
@@ -85,7 +86,14 @@ class ContactsStream(SearchStream):
         yield from self.workers().map(self._complete_lists, records)
 
     @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context:
+    def reconcile_pages(self, tally: reconcile.Tally) -> Iterator[list[dict[str, Any]]]:
+        # GET /contacts lists every contact with its merge history; search would lag.
+        return reconcile.contact_pages(self, tally)
+
+    @override
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
+        if reconcile.is_tombstone(record):
+            return None  # a merged contact has no notes or events left to read
         return {"contact_id": str(record["id"])}
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import metrics
 from typing_extensions import override
 
-from tap_intercom import pagination, search
+from tap_intercom import pagination, reconcile, search
 from tap_intercom.errors import IntercomError, NotFound
 from tap_intercom.sdk_hooks import RunningCounter, SilentTimer
 from tap_intercom.search import Window
@@ -37,6 +37,8 @@ class SearchStream(OwnStateStream):
     records_key: ClassVar[str] = "data"
     #: Contact search compares calendar days, conversations and tickets seconds.
     day_granular: ClassVar[bool] = False
+    #: The field of a hydrated record that holds its parts (None: the records have none).
+    parts_key: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +78,10 @@ class SearchStream(OwnStateStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        report = self.host.reconcile_report
+        if report is not None:
+            yield from self._reconcile(report)
+            return
         settings = self.host.settings
         start_date = int(settings.start_date.timestamp()) if settings.start_date else None
         windows = search.plan_windows(
@@ -91,6 +97,28 @@ class SearchStream(OwnStateStream):
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
+
+    def reconcile_pages(self, tally: reconcile.Tally) -> Iterator[list[dict[str, Any]]]:
+        """The whole listing a reconcile reads: an unfiltered search."""
+        return reconcile.search_pages(self, self.search_path, self.records_key, tally)
+
+    def _reconcile(self, report: reconcile.Report) -> Iterator[dict[str, Any]]:
+        """A whole listing instead of the windows, ended by ACTIVATE_VERSION when it ends
+        normally (see tap_intercom.reconcile); the bookmark stays as it was."""
+        version = self.begin_version(report.version)
+        yield from reconcile.run_pass(self, report, parts_key=self.parts_key)
+        tally = report.tally(self.name)
+        if tally.complete:
+            self.activate_version(version)
+        self.logger.info(
+            "%s: reconcile listed %d, sent %d, %d merged, %d vanished; %s",
+            self.name,
+            tally.listed,
+            tally.sent,
+            tally.merged,
+            tally.vanished,
+            "ACTIVATE_VERSION sent" if tally.complete else "incomplete: nothing is marked",
+        )
 
     def _read_window(self, window: Window) -> Iterator[dict[str, Any]]:
         self.logger.info(

@@ -7,6 +7,7 @@ figures are final and an archive shows when it was last proven equal to the work
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -67,10 +68,11 @@ class ReconcileRunsStream(IntercomStream):
 
     name = "reconcile_runs"
     primary_keys: ClassVar[list[str]] = ["started_at", "entity"]
-    schema = SCHEMA  # type: ignore[assignment]
+    schema = SCHEMA
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         report = self.host.reconcile_report
         if report is not None:
+            report.finished_at = time.time()
             yield from report.records()
