@@ -49,6 +49,20 @@ def test_meltano_yml_settings_agree_with_about(plugin: str) -> None:
     assert set(_meltano_plugins()[plugin]["capabilities"]) <= set(about["capabilities"])
 
 
+def test_the_reconcile_schedule_runs_the_daily_job_with_the_same_state() -> None:
+    """Meltano's state id is {env}:{extractor}-to-{loader}: the reconcile must run the very
+    plugins of the daily job (not inherited ones), switched by its schedule's env alone."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    schedules = {s["name"]: s for s in project["schedules"]}
+    daily, weekly = schedules["intercom-daily"], schedules["intercom-reconcile-weekly"]
+    assert weekly["job"] == daily["job"]
+    assert weekly["env"] == {"TAP_INTERCOM_RECONCILE": "true"}
+    assert "TAP_INTERCOM_RECONCILE" not in (daily.get("env") or {})
+    extractors = project["plugins"]["extractors"]
+    assert not [p for p in extractors if p.get("inherit_from") == "tap-intercom"]
+    assert "reconcile" in {s["name"] for s in _meltano_plugins()["tap-intercom"]["settings"]}
+
+
 def test_readme_documents_every_setting_and_only_those() -> None:
     readme = (ROOT / "README.md").read_text()
     assert readme_settings.render(readme) == readme, "run scripts/readme_settings.py"
