@@ -178,18 +178,19 @@ def request_bound(
     companies: int,
     page_size: int = 150,
     scroll_page_size: int = 100,
-    contacts_with_more: int = 0,
+    full_lists: int = 0,
 ) -> int:
     """The most requests a reconcile of these streams may make: one per listing page (and one
-    more for a listing's last, empty page), one GET per conversation and ticket, one per
-    contact whose tags or companies exceed the inline ten, and the companies scroll."""
+    more for a listing's last, empty page), one GET per conversation and ticket, the companies
+    scroll, and `full_lists`: one per tags or companies list of a contact that holds more than
+    the inline ten (as in any run that reads that contact)."""
 
     def pages(n: int, size: int) -> int:
         return math.ceil(n / size) + 1
 
     return (
         pages(contacts, page_size)
-        + contacts_with_more
+        + full_lists
         + pages(conversations, page_size)
         + conversations
         + pages(tickets, page_size)
