@@ -79,7 +79,7 @@ def measure(sizes: dict[str, int], latency_ms: int = 50) -> dict[str, t.Any]:
                 ("full sync", full),
                 ("daily, nothing changed", daily),
                 ("reconcile", passed),
-            )  # fmt: skip
+            )
         },
         "reconcile_routes": {
             route: sum(codes.values()) for route, codes in sorted(passed.routes.items())
