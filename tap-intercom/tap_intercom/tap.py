@@ -95,7 +95,6 @@ STREAM_TYPES: list[type[Stream]] = [
     CallsStream,
     CallTranscriptsStream,
     HandlingEventsStream,
-    # Last: the SDK syncs the streams in this order, so the report's figures are final.
     ReconcileRunsStream,
 ]
 
@@ -221,10 +220,17 @@ class TapIntercom(SdkTap):
 
     @override  # type: ignore[misc]  # final in the SDK, which has no end-of-run hook
     def sync_all(self) -> None:
-        _ = self.reconcile_report  # the pass starts now
+        report = self.reconcile_report  # the pass starts now
         super().sync_all()
+        if report is not None:
+            # The report once every other stream has synced: its figures are final (the
+            # SDK's loop met the stream before, and it had nothing to write then).
+            report.finished_at = time.time()
+            stream = self.streams.get(ReconcileRunsStream.name)
+            if stream is not None and stream.selected:
+                stream.sync()
+                stream.finalize_state_progress_markers()
         self.log_summary()
-        report = self.reconcile_report
         if report is not None:
             self.logger.info("Reconcile summary:\n%s", report.table())
 

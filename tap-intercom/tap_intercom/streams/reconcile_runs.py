@@ -1,13 +1,12 @@
 """reconcile_runs: one record per entity of each reconcile pass, written when the run ends.
 
 The tap's own stream, not Intercom's: its schema lives here (schemas/ holds Intercom's). It
-is empty in normal runs; in a reconcile run it is synced after every other stream, so its
-figures are final and an archive shows when it was last proven equal to the workspace.
+is empty in normal runs; in a reconcile run the tap writes it after every other stream has
+synced, so its figures are final and an archive shows when it was last proven equal.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -73,6 +72,6 @@ class ReconcileRunsStream(IntercomStream):
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         report = self.host.reconcile_report
-        if report is not None:
-            report.finished_at = time.time()
+        # Written once the tap has synced every other stream and set `finished_at`.
+        if report is not None and report.finished_at is not None:
             yield from report.records()
