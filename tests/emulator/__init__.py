@@ -16,9 +16,19 @@ from typing import Any
 
 from tests.emulator.extras import Extras
 from tests.emulator.server import DEFAULT_TOKEN, EmulatorServer, Faults, Settings, mutate
+from tests.emulator.webhooks import WebhookDelivery, WebhookSettings
 from tests.emulator.workspace import Workspace, WorkspaceSpec
 
-__all__ = ["Emulator", "Faults", "Settings", "Workspace", "WorkspaceSpec", "mutate"]
+__all__ = [
+    "Emulator",
+    "Faults",
+    "Settings",
+    "WebhookDelivery",
+    "WebhookSettings",
+    "Workspace",
+    "WorkspaceSpec",
+    "mutate",
+]
 
 
 class Emulator:
@@ -37,8 +47,11 @@ class Emulator:
         forbidden_scopes: tuple[str, ...] = (),
         plan_restricted_scopes: tuple[str, ...] = (),
         port: int = 0,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         self.workspace = Workspace(spec)
+        # Deliveries only when asked for: rendering every mutation's item costs time.
+        self.webhooks = WebhookDelivery(self.workspace, webhooks) if webhooks else None
         settings = Settings(
             token=token,
             rate_limit=rate_limit,
@@ -50,6 +63,7 @@ class Emulator:
             plan_restricted_scopes=tuple(plan_restricted_scopes),
         )
         self._server = EmulatorServer(self.workspace, settings, port)
+        self._server.webhooks = self.webhooks
         self._thread: threading.Thread | None = None
 
     @property
@@ -78,9 +92,13 @@ class Emulator:
                 daemon=True,
             )
             self._thread.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()

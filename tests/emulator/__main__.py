@@ -7,6 +7,7 @@ connections.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from types import FrameType
 
 from tests.emulator import Emulator
 from tests.emulator.server import DEFAULT_TOKEN
+from tests.emulator.webhooks import DEFAULT_APP_ID, DEFAULT_SECRET, WebhookSettings
 from tests.emulator.workspace import WorkspaceSpec
 
 SIZE_FIELDS = tuple(
@@ -35,6 +37,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--search-lag", type=float, default=0.0, help="seconds")
     parser.add_argument("--scroll-expiry", type=float, default=60.0, help="seconds")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument(
+        "--webhook-url",
+        default=None,
+        help="deliver signed notifications of mutations here (secret: $INTERCOM_CLIENT_SECRET"
+        " or the emulator's default)",
+    )
+    parser.add_argument("--webhook-app-id", default=DEFAULT_APP_ID)
     return parser.parse_args(argv)
 
 
@@ -59,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         scroll_expiry=args.scroll_expiry,
         latency_ms=args.latency_ms,
         port=args.port,
+        webhooks=WebhookSettings(
+            url=args.webhook_url,
+            secret=os.environ.get("INTERCOM_CLIENT_SECRET") or DEFAULT_SECRET,
+            app_id=args.webhook_app_id,
+        )
+        if args.webhook_url
+        else None,
     ) as emu:
         sys.stdout.write(f"EMULATOR_URL={emu.url}\n")
         sys.stdout.flush()

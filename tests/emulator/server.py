@@ -70,6 +70,7 @@ from tests.emulator.search import (
     per_page_of,
     sort_records,
 )
+from tests.emulator.webhooks import WebhookDelivery
 from tests.emulator.workspace import CONTACT_TIMESTAMP_FIELDS, Record, Workspace
 
 WINDOW_SECONDS = 10
@@ -142,9 +143,12 @@ class TextBody(str):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
 
 
 @dataclass
@@ -168,6 +172,7 @@ class Request:
     body: Any
     params: tuple[str, ...]
     base_url: str
+    version: str = "2.16"  # the Intercom-Version header
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, default)
@@ -245,6 +250,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self._search_cache: dict[tuple[str, str, str], tuple[int, Keyed]] = {}
         self._day_rule = DayRule(workspace.day_start, workspace.next_day_start)
         self.routes = self._routes()
+        self.webhooks: WebhookDelivery | None = None  # set by Emulator when it delivers
         super().__init__(("127.0.0.1", port), Handler)
 
     # ------------------------------------------------------------ control
@@ -686,6 +692,12 @@ class EmulatorServer(ThreadingHTTPServer):
     def get_contact(self, req: Request) -> Record:
         contact = self.workspace.get("contacts", req.params[0])
         if contact is None:
+            into = self.workspace.merged_into(req.params[0])
+            if into is not None and _version_at_least(req.version, (2, 17)):
+                # Intercom's 2.17 docs: a merged contact answers 410 Gone with a Link header
+                # to the contact it went into (2.16's: 404). The header's exact form is a guess.
+                link = f'<{req.base_url}/contacts/{into}>; rel="canonical"'
+                raise ApiError(410, "gone", "Contact was merged", {"Link": link})
             raise self._not_found()
         return contact
 
@@ -966,6 +978,14 @@ class EmulatorServer(ThreadingHTTPServer):
             except (ValueError, TypeError) as exc:
                 return 400, {"error": str(exc)}
             return 200, settings_json(settings)
+        if path == "/_emulator/webhooks" and self.webhooks is not None:
+            if method == "GET":
+                return 200, self.webhooks.stats()
+            try:
+                delivery = self.webhooks.configure(**(body or {}))
+            except (ValueError, TypeError) as exc:
+                return 400, {"error": str(exc)}
+            return 200, {"url": delivery.url, "app_id": delivery.app_id}
         if method == "POST" and path == "/_emulator/mutate":
             try:
                 return 200, {"ids": mutate(self.workspace, body or {})}
@@ -999,7 +1019,25 @@ def mutate(workspace: Workspace, spec: Mapping[str, Any]) -> list[str]:
         return workspace.add_parts(ids, n=int(spec.get("n", 1)), count=count)
     if action == "burst":
         return workspace.burst(entity, count=count, at=at)
+    if action == "close":
+        return workspace.close(ids, count=count)
+    if action == "redact":
+        return workspace.redact(str((ids or [None])[0]), spec.get("part_id"))
+    if action == "archive":
+        return workspace.archive(ids, count=count)
+    if action == "unarchive":
+        return workspace.unarchive(list(ids or []))
+    if action == "merge":
+        return workspace.merge(spec.get("from"), spec.get("into"))
     raise ValueError(f"unknown action {action!r}")
+
+
+def _version_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:  # "Unstable" and other names: the newest behaviour
+        return True
+    return (major, minor) >= minimum
 
 
 SCOPE_MESSAGE = "You do not have the required scope ({}) to access this resource"
@@ -1146,11 +1184,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(429, _error_body("rate_limit_exceeded", "Rate Limit Exceeded"), headers)
             return 429
         host = self.headers.get("Host") or f"127.0.0.1:{server.server_address[1]}"
-        request = Request(method, path, query, body, params, f"http://{host}")
+        version = self.headers.get("Intercom-Version") or "2.16"
+        request = Request(method, path, query, body, params, f"http://{host}", version)
         try:
             payload = route.handler(request)
         except ApiError as exc:
-            self._send_json(exc.status, _error_body(exc.code, exc.message), headers)
+            self._send_json(exc.status, _error_body(exc.code, exc.message), headers | exc.headers)
             return exc.status
         except Exception:  # an emulator bug: answer (so the client does not hang) and show it
             traceback.print_exc(file=sys.stderr)

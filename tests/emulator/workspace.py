@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 Record = dict[str, Any]
@@ -117,6 +117,20 @@ def _html_body(rng: random.Random, n: int, key: int | None = None) -> str:
 
 _TAG_RE = re.compile(r"<[^>]+>")
 
+# Webhook topics of the generic mutations (contacts' depend on the role: see _contact_topic).
+_CREATE_TOPICS = {
+    "companies": "company.created",
+    "conversations": "conversation.user.created",
+    "tickets": "ticket.created",
+}
+_UPDATE_TOPICS = {
+    "companies": "company.updated",
+    "conversations": "conversation.priority.updated",  # update() changes priority and read
+    "tickets": "ticket.attribute.updated",  # update() changes the title
+}
+# A redacted part keeps its id; what Intercom leaves of it is a guess: no body, no attachments.
+_REDACTED: dict[str, Any] = {"redacted": True, "body": None, "attachments": []}
+
 
 def to_plaintext(body: str | None) -> str | None:
     """What ``display_as=plaintext`` does to an HTML body: tags out, entities decoded."""
@@ -189,6 +203,11 @@ class Workspace:
         self._mutation_rng = random.Random(f"{self.spec.seed}/mutations")
         self.version = 0  # bumped by every mutation (search results are cached per version)
         self.last_change = 0.0  # real clock of the last mutation
+        # Called as listener(topic, item) for every mutation, under the lock (so in the order
+        # of the changes): the webhook delivery subscribes here. Listeners must not block.
+        self.listeners: list[Callable[[str, Record], None]] = []
+        self._archived: dict[str, Record] = {}  # archived contacts: GET answers 404 (a guess)
+        self._merged: dict[str, str] = {}  # merged contact id -> the contact it went into
         self._renderers: dict[str, Callable[[Record], Record]] = {
             "conversations": self._render_conversation,
             "tickets": self._render_ticket,
@@ -943,6 +962,7 @@ class Workspace:
         admins = list(self._data["admins"]) or ["0"]
         contact = core["_contact_ids"][0] if core["_contact_ids"] else "0"
         rng = random.Random(f"{self.spec.seed}/part-content/{core['id']}/{first}")
+        redacted = core.get("_redacted", ())
         parts: list[Record] = []
         for i in range(first, len(times)):
             kind = ("comment", "comment", "note", "assignment", "comment", "close")[i % 6]
@@ -973,6 +993,7 @@ class Workspace:
                     "external_id": None,
                     "redacted": False,
                     "tags": [],
+                    **(_REDACTED if str(base + i) in redacted else {}),
                 }
             )
         return parts
@@ -1214,6 +1235,8 @@ class Workspace:
             for entity, records in self._data.items():
                 out[entity] = {rid: core.get("updated_at") for rid, core in records.items()}
             out["deleted_conversations"] = dict(self._deleted_conversations)
+            out["archived_contacts"] = {r: c.get("updated_at") for r, c in self._archived.items()}
+            out["merged_contacts"] = dict(self._merged)
             out["conversation_parts"] = {
                 rid: self.part_ids("conversations", core, PARTS_CAP)
                 for rid, core in self._data["conversations"].items()
@@ -1246,6 +1269,35 @@ class Workspace:
             self._data[entity].pop(rid, None)
         else:
             self._data[entity][rid] = core
+
+    _ITEM_TYPES: ClassVar[dict[str, str]] = {
+        "contacts": "contact",
+        "companies": "company",
+        "conversations": "conversation",
+        "tickets": "ticket",
+    }
+
+    def _notify(self, topic: str, entity: str, rid: str, *, minimal: bool = False) -> None:
+        """Tell the listeners of a change: the item as the API renders it, or only its
+        identifying fields (``*.deleted`` topics, as Intercom documents)."""
+        if not self.listeners:
+            return
+        item: Record
+        core = self._data[entity].get(rid)
+        if minimal or core is None:
+            item = {"type": self._ITEM_TYPES[entity], "id": rid}
+        else:
+            item = {"type": self._ITEM_TYPES[entity], **self.render(entity, core)}
+            item.pop("_tag_ids", None)
+        self._emit(topic, item)
+
+    def _emit(self, topic: str, item: Record) -> None:
+        for listener in list(self.listeners):
+            listener(topic, item)
+
+    def _contact_topic(self, rid: str, action: str) -> str:
+        role = self._data["contacts"][rid]["role"]
+        return f"contact.{'lead' if role == 'lead' else 'user'}.{action}"
 
     def _pick(self, entity: str, ids: list[str] | None, count: int) -> list[str]:
         if entity not in self.MUTABLE:
@@ -1287,6 +1339,8 @@ class Workspace:
             for rid in chosen:
                 ts = self.now() if at is None else at
                 self._replace(entity, rid, self._changed(entity, self._data[entity][rid], ts))
+                topic = _UPDATE_TOPICS.get(entity) or self._contact_topic(rid, "updated")
+                self._notify(topic, entity, rid)
             return chosen
 
     def burst(self, entity: str, count: int, at: int | None = None) -> list[str]:
@@ -1311,6 +1365,8 @@ class Workspace:
                 core = self._data[entity].pop(rid)
                 self._replace(entity, rid, core)
                 created.append(rid)
+                topic = _CREATE_TOPICS.get(entity) or self._contact_topic(rid, "created")
+                self._notify(topic, entity, rid)
             return created
 
     def delete(self, entity: str, ids: list[str] | None = None, count: int = 1) -> list[str]:
@@ -1322,6 +1378,7 @@ class Workspace:
                 self._replace(entity, rid, None)
                 if entity == "conversations":
                     self._deleted_conversations[rid] = self.now()
+                self._notify(f"{self._ITEM_TYPES[entity]}.deleted", entity, rid, minimal=True)
             return chosen
 
     def add_parts(
@@ -1340,7 +1397,106 @@ class Workspace:
                 new["_added"] = (*core["_added"], *([ts] * n))
                 new["open"], new["state"], new["waiting_since"] = True, "open", ts
                 self._replace("conversations", rid, new)
+                self._notify("conversation.user.replied", "conversations", rid)
             return chosen
+
+    def close(self, conversation_ids: list[str] | None = None, count: int = 1) -> list[str]:
+        """An admin closes conversations (``conversation.admin.closed``): a close part is
+        added, the state becomes closed, updated_at now."""
+        with self.lock:
+            chosen = self._pick("conversations", conversation_ids, count)
+            ts = self.now()
+            for rid in chosen:
+                core = self._data["conversations"][rid]
+                new = self._changed("conversations", core, ts)
+                new["_added"] = (*core["_added"], ts)
+                new["open"], new["state"], new["waiting_since"] = False, "closed", None
+                new["snoozed_until"] = None
+                self._replace("conversations", rid, new)
+                self._notify("conversation.admin.closed", "conversations", rid)
+            return chosen
+
+    def redact(self, conversation_id: str, part_id: str | None = None) -> list[str]:
+        """Redact one part of a conversation (default: its newest):
+        ``conversation_part.redacted``. The part keeps its id with ``redacted: true`` and no
+        body; the conversation's updated_at moves to now (a guess: Intercom does not say)."""
+        with self.lock:
+            (rid,) = self._pick("conversations", [conversation_id], 1)
+            core = self._data["conversations"][rid]
+            ids = self.part_ids("conversations", core)
+            chosen = part_id if part_id is not None else ids[-1]
+            if chosen not in ids:
+                raise KeyError(f"conversation {rid} has no part {chosen}")
+            new = self._changed("conversations", core, self.now())
+            new["_redacted"] = frozenset({*core.get("_redacted", ()), chosen})
+            self._replace("conversations", rid, new)
+            self._notify("conversation_part.redacted", "conversations", rid)
+            return [chosen]
+
+    def archive(self, ids: list[str] | None = None, count: int = 1) -> list[str]:
+        """Archive contacts (``contact.archived``): gone from search, list and GET (404, a
+        guess: Intercom does not document what GET answers for an archived contact)."""
+        with self.lock:
+            chosen = self._pick("contacts", ids, count)
+            for rid in chosen:
+                core = self._data["contacts"][rid]
+                self._notify("contact.archived", "contacts", rid)
+                self._archived[rid] = core
+                self._replace("contacts", rid, None)
+            return chosen
+
+    def unarchive(self, ids: list[str]) -> list[str]:
+        """Bring archived contacts back (``contact.unarchived``), updated_at now."""
+        with self.lock:
+            unknown = [i for i in ids if i not in self._archived]
+            if unknown:
+                raise KeyError(f"unknown archived contact ids: {unknown[:5]}")
+            for rid in ids:
+                core = dict(self._archived.pop(rid))
+                core["updated_at"] = self.now()
+                self._replace("contacts", rid, core)
+                self._notify("contact.unarchived", "contacts", rid)
+            return list(ids)
+
+    def merge(self, from_id: str | None = None, into_id: str | None = None) -> list[str]:
+        """Merge a lead into a user (``contact.merged``; the user also gets
+        ``contact.user.updated``). The lead is gone: GET answers 404 under 2.16 and 410 with a
+        ``Link`` to the user from 2.17 on, as Intercom's docs of those versions say. Returns
+        ``[from_id, into_id]``."""
+        with self.lock:
+            contacts = self._data["contacts"]
+            if from_id is None:
+                leads = sorted(c for c, core in contacts.items() if core["role"] == "lead")
+                from_id = self._mutation_rng.choice(leads)
+            if into_id is None:
+                users = sorted(
+                    c for c, core in contacts.items() if core["role"] == "user" and c != from_id
+                )
+                into_id = self._mutation_rng.choice(users)
+            (from_id,) = self._pick("contacts", [from_id], 1)
+            (into_id,) = self._pick("contacts", [into_id], 1)
+            if from_id == into_id:
+                raise ValueError("cannot merge a contact into itself")
+            self._replace("contacts", from_id, None)
+            self._merged[from_id] = into_id
+            # The payload's shape is not documented; the receiver reads these two ids (a guess).
+            self._emit(
+                "contact.merged",
+                {
+                    "type": "contact",
+                    "id": from_id,
+                    "merged_into": {"type": "contact", "id": into_id},
+                },
+            )
+            ts = self.now()
+            self._replace("contacts", into_id, self._changed("contacts", contacts[into_id], ts))
+            self._notify(self._contact_topic(into_id, "updated"), "contacts", into_id)
+            return [from_id, into_id]
+
+    def merged_into(self, contact_id: str) -> str | None:
+        """The contact a merged contact went into (None when it was not merged)."""
+        with self.lock:
+            return self._merged.get(contact_id)
 
     def iter_ids(self, entity: str) -> Iterator[str]:
         with self.lock:
