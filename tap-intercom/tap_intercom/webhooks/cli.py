@@ -3,7 +3,8 @@
     INTERCOM_CLIENT_SECRET=... intercom-webhooks --port 8080 --queue output/webhooks.sqlite
 
 The client secret comes from ``INTERCOM_CLIENT_SECRET`` or ``--client-secret-file``, never
-from the command line (argument lists are visible to every user of the machine).
+from the command line (argument lists are visible to every user of the machine). Every option
+also reads ``INTERCOM_WEBHOOKS_<OPTION>`` from the environment (the Meltano plugin's way).
 Prints ``WEBHOOKS_URL=http://HOST:PORT`` on stdout once it accepts connections; logs go to
 stderr. SIGTERM (or SIGINT) finishes the requests in flight, commits, and exits 0.
 """
@@ -20,6 +21,9 @@ from pathlib import Path
 from types import FrameType
 
 SECRET_ENV = "INTERCOM_CLIENT_SECRET"  # noqa: S105 (the variable's name, not a secret)
+# Every option can also come from the environment (INTERCOM_WEBHOOKS_PORT=...): that is how
+# the Meltano utility plugin passes its settings.
+ENV_PREFIX = "INTERCOM_WEBHOOKS_"
 EXTRA_HINT = "intercom-webhooks needs its server dependencies: pip install 'tap-intercom[webhooks]'"
 
 
@@ -28,16 +32,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="intercom-webhooks",
         description="Receive Intercom webhook notifications into a durable queue for tap-intercom.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
-    parser.add_argument("--queue", required=True, type=Path, help="the queue's SQLite file")
+    env = os.environ.get
     parser.add_argument(
-        "--app-id", default=None, help="accept only notifications of this app_id (workspace)"
+        "--host",
+        default=env(f"{ENV_PREFIX}HOST") or "127.0.0.1",
+        help="address to bind (default 127.0.0.1)",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env(f"{ENV_PREFIX}PORT") or 8080),
+        help="port (0 picks a free one; default 8080)",
+    )
+    queue = env(f"{ENV_PREFIX}QUEUE")
+    parser.add_argument(
+        "--queue",
+        required=not queue,
+        type=Path,
+        default=Path(queue) if queue else None,
+        help="the queue's SQLite file",
+    )
+    parser.add_argument(
+        "--app-id",
+        default=env(f"{ENV_PREFIX}APP_ID") or None,
+        help="accept only notifications of this app_id (workspace)",
+    )
+    secret_file = env(f"{ENV_PREFIX}CLIENT_SECRET_FILE")
     parser.add_argument(
         "--client-secret-file",
         type=Path,
-        default=None,
+        default=Path(secret_file) if secret_file else None,
         help=f"file holding the app's client secret (else ${SECRET_ENV})",
     )
     parser.add_argument(
