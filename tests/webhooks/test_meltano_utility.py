@@ -52,7 +52,12 @@ def test_meltano_invoke_runs_the_receiver(tmp_path: Path) -> None:
         url = line.strip().split("=", 1)[1]
         body = json.dumps(notification("notif_meltano")).encode()
         signature = sign(b"meltano-test-secret", body)
-        answer = requests.post(url + "/", data=body, headers={"X-Hub-Signature": signature})
+        answer = requests.post(
+            url + "/",
+            data=body,
+            headers={"X-Hub-Signature": signature},
+            timeout=10,
+        )
         assert answer.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
