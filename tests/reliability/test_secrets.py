@@ -81,7 +81,8 @@ class Meltano:
         files = [
             p
             for p in self.root.rglob("*")
-            if p.is_file() and p.relative_to(self.root).parts[0] not in ("extractors", "loaders")
+            if p.is_file()
+            and p.relative_to(self.root).parts[0] not in ("extractors", "loaders", "utilities")
         ]
         files += [p for p in self.database.parent.glob(self.database.name + "*") if p.is_file()]
         return files
