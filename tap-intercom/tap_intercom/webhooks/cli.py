@@ -24,7 +24,10 @@ SECRET_ENV = "INTERCOM_CLIENT_SECRET"  # noqa: S105 (the variable's name, not a 
 # Every option can also come from the environment (INTERCOM_WEBHOOKS_PORT=...): that is how
 # the Meltano utility plugin passes its settings.
 ENV_PREFIX = "INTERCOM_WEBHOOKS_"
-EXTRA_HINT = "intercom-webhooks needs its server dependencies: pip install 'tap-intercom[webhooks]'"
+EXTRA_HINT = (
+    "intercom-webhooks needs its server dependencies: "
+    "pip install 'archivist-tap-intercom[webhooks]'"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
