@@ -1046,6 +1046,7 @@ SCOPE_MESSAGE = "You do not have the required scope ({}) to access this resource
 class Handler(BaseHTTPRequestHandler):
     server: EmulatorServer
     protocol_version = "HTTP/1.1"
+    _counted_route: str | None = None  # the API route the response being sent is counted under
 
     def setup(self) -> None:
         super().setup()
@@ -1077,6 +1078,11 @@ class Handler(BaseHTTPRequestHandler):
         content_type: str = "application/json; charset=utf-8",
         length: int | None = None,
     ) -> None:
+        # Counted before the first byte leaves, so a client that has its response
+        # always finds it in stats().
+        if self._counted_route is not None:
+            self.server.count(self._counted_route, status)
+            self._counted_route = None
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload) if length is None else length))
@@ -1108,6 +1114,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(path) > 1:
             path = path.rstrip("/")
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        self._counted_route = None
         if path.startswith("/_emulator/"):
             try:
                 body = self._read_body()
@@ -1122,12 +1129,12 @@ class Handler(BaseHTTPRequestHandler):
         settings = server.settings
         if self.headers.get("Authorization", "") != f"Bearer {settings.token}":
             self._read_body_quietly()
-            server.count(template, 401)
+            self._counted_route = template
             self._send_json(401, _error_body("unauthorized", "Access Token Invalid"))
             return
         allowed, headers = server.take_budget()
-        status = self._respond(method, path, query, route, params, known, allowed, headers)
-        server.count(template, status)
+        self._counted_route = template
+        self._respond(method, path, query, route, params, known, allowed, headers)
 
     def _read_body_quietly(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
