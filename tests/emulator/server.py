@@ -687,6 +687,12 @@ class EmulatorServer(ThreadingHTTPServer):
         data, pages, total = self._cursor_list(req, self.workspace.cores("contacts"), "id", False)
         with self.workspace.lock:
             rendered = [self.workspace.render("contacts", c) for c in data]
+        if req.arg("include_merge_history") == "true":
+            # 2.16 documents the array on users only ("Only returned for contacts with a user
+            # role"); a user nobody was merged into gets an empty one (a guess).
+            for contact in rendered:
+                if contact.get("role") == "user":
+                    contact["merge_history"] = self.workspace.merge_history(contact["id"])
         return {"type": "list", "data": rendered, "total_count": total, "pages": pages}
 
     def get_contact(self, req: Request) -> Record:

@@ -208,6 +208,8 @@ class Workspace:
         self.listeners: list[Callable[[str, Record], None]] = []
         self._archived: dict[str, Record] = {}  # archived contacts: GET answers 404 (a guess)
         self._merged: dict[str, str] = {}  # merged contact id -> the contact it went into
+        # user id -> its merge_history items, oldest first (GET /contacts?include_merge_history)
+        self._merge_history: dict[str, list[Record]] = {}
         self._renderers: dict[str, Callable[[Record], Record]] = {
             "conversations": self._render_conversation,
             "tickets": self._render_ticket,
@@ -1477,6 +1479,13 @@ class Workspace:
             (into_id,) = self._pick("contacts", [into_id], 1)
             if from_id == into_id:
                 raise ValueError("cannot merge a contact into itself")
+            item = {
+                "type": "merge_history",
+                "source_contact_id": from_id,
+                "source_contact_role": contacts[from_id]["role"],
+                "merged_at": self.now(),
+            }
+            self._merge_history.setdefault(into_id, []).append(item)
             self._replace("contacts", from_id, None)
             self._merged[from_id] = into_id
             # The payload's shape is not documented; the receiver reads these two ids (a guess).
@@ -1492,6 +1501,11 @@ class Workspace:
             self._replace("contacts", into_id, self._changed("contacts", contacts[into_id], ts))
             self._notify(self._contact_topic(into_id, "updated"), "contacts", into_id)
             return [from_id, into_id]
+
+    def merge_history(self, contact_id: str) -> list[Record]:
+        """The contacts merged into ``contact_id``, oldest first, as ``merge_history`` items."""
+        with self.lock:
+            return [dict(item) for item in self._merge_history.get(contact_id, ())]
 
     def merged_into(self, contact_id: str) -> str | None:
         """The contact a merged contact went into (None when it was not merged)."""

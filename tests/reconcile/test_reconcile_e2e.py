@@ -113,6 +113,31 @@ def test_deletions_no_run_saw_are_marked_and_the_report_is_the_truth(
     assert "Reconcile summary:" in second.tap_stderr
 
 
+def test_archived_and_merged_contacts_no_run_saw_are_marked(tmp_path: Path, emu: Emulator) -> None:
+    """Archived contacts leave the listing and answer 404; a merged lead leaves it too, and the
+    pass records the user it went into."""
+    database = tmp_path / "archive.sqlite"
+    streams = ("contacts", "reconcile_runs")
+    first = sync(tmp_path, emu, database, streams=streams)
+    workspace = emu.workspace
+    (archived,) = workspace.archive(count=1)
+    lead, user = workspace.merge()
+
+    second = reconcile_run(tmp_path, emu, database, first.state, streams)
+
+    assert second.ok
+    found = marked(database, "contacts")
+    assert set(found) == {archived, lead}
+    assert found[lead][1] == user
+    assert found[archived][1] is None
+    with sqlite3.connect(database) as db:
+        live = {str(i) for (i,) in db.execute("SELECT id FROM contacts WHERE _sdc_deleted_at IS NULL")}
+    assert live == set(emu.truth()["contacts"])
+    figures = report(database)["contacts"]
+    assert figures["merged_contacts"] == 1
+    assert figures["intercom_count"] == len(emu.truth()["contacts"])
+
+
 def test_a_contact_written_while_the_pass_runs_is_not_marked(tmp_path: Path, emu: Emulator) -> None:
     """The pass lists before the contact exists; a follower writes it before the target reads
     the pass's ACTIVATE_VERSION: the order a webhook follower meets during a real pass."""
