@@ -94,3 +94,20 @@ def test_every_stream_skipped_for_404_fails_the_run_at_its_end() -> None:
     tap.skip_stream("tags", "/tags was not found", not_found=True)
     with pytest.raises(WrongURL, match="every stream \\(2\\) answered 404"):
         tap.log_summary()
+
+
+def test_a_child_whose_first_parents_all_answer_404_lacks_its_endpoint(
+    api: requests_mock.Mocker,
+) -> None:
+    ids = [f"c{n}" for n in range(8)]
+    api.post(
+        f"{API}/contacts/search",
+        json={"data": [{"id": c, "updated_at": NOW - 5} for c in ids]},
+    )
+    for contact_id in ids:
+        api.get(f"{API}/contacts/{contact_id}/notes", status_code=404, json=NOT_FOUND)
+    run = run_tap(["contacts", "notes"])
+    assert [r["id"] for r in run.records("contacts")] == ids
+    asked = [r.path for r in api.request_history if r.path.endswith("/notes")]
+    assert len(asked) == 5
+    assert "lacks the endpoint" in run.tap.skipped["notes"]

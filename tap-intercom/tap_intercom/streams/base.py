@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from tap_intercom.settings import Settings
 
 SCHEMAS = SchemaDirectory(schema_dir())
+#: A child stream whose first this-many parents all answer 404 lacks its endpoint: a parent
+#: deleted since it was listed is rare, five in a row and none found is not.
+MISSING_ENDPOINT_PARENTS = 5
 
 
 class TapHost(Protocol):
@@ -178,8 +181,17 @@ class IntercomStream(SdkStream):
             return
         except NotFound as exc:
             if context is not None:
-                # One parent's list: that parent went away since it was listed.
+                # One parent's list: that parent went away since it was listed. Unless no
+                # parent's list has ever answered: then the endpoint itself is missing.
                 self.missing_parents += 1
+                if not self.answered and self.missing_parents >= MISSING_ENDPOINT_PARENTS:
+                    self._intercom_tap.skip_stream(
+                        self.name,
+                        f"{exc}, and so did the {self.missing_parents - 1} parents before it; "
+                        "this API version, plan or region lacks the endpoint",
+                        not_found=True,
+                    )
+                    return
                 self.logger.info("%s: %s; skipped", self.name, exc)
                 return
             if self.answered:
