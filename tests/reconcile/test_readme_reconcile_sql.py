@@ -1,4 +1,4 @@
-"""The README's reconcile SQL examples (```sql reconcile blocks) run against a reconciled archive."""
+"""The README's ```sql reconcile examples run against a reconciled archive."""
 
 from __future__ import annotations
 

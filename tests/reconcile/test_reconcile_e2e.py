@@ -131,7 +131,8 @@ def test_archived_and_merged_contacts_no_run_saw_are_marked(tmp_path: Path, emu:
     assert found[lead][1] == user
     assert found[archived][1] is None
     with sqlite3.connect(database) as db:
-        live = {str(i) for (i,) in db.execute("SELECT id FROM contacts WHERE _sdc_deleted_at IS NULL")}
+        rows = db.execute("SELECT id FROM contacts WHERE _sdc_deleted_at IS NULL")
+        live = {str(i) for (i,) in rows}
     assert live == set(emu.truth()["contacts"])
     figures = report(database)["contacts"]
     assert figures["merged_contacts"] == 1
