@@ -185,7 +185,7 @@ class IntercomStream(SdkStream):
                 # parent's list has ever answered: then the endpoint itself is missing.
                 self.missing_parents += 1
                 if not self.answered and self.missing_parents >= MISSING_ENDPOINT_PARENTS:
-                    self._intercom_tap.skip_stream(
+                    self.host.skip_stream(
                         self.name,
                         f"{exc}, and so did the {self.missing_parents - 1} parents before it; "
                         "this API version, plan or region lacks the endpoint",
