@@ -73,3 +73,29 @@ def test_external_id_and_no_match(archive: Synced) -> None:
     assert nobody.json()["contacts"] == []
     text = run_cli("contact", "-d", str(archive.database), "--email", "nobody@x.test")
     assert "no contact matches" in text.out
+
+
+def test_an_email_in_a_third_case_finds_the_user_and_the_lead_that_share_it(
+    archive: Synced,
+) -> None:
+    with sqlite3.connect(archive.database) as connection:
+        row = connection.execute(
+            "SELECT lower(email), group_concat(DISTINCT email) FROM contacts "
+            "WHERE email IS NOT NULL GROUP BY lower(email) "
+            "HAVING count(DISTINCT role) = 2 AND count(DISTINCT email) = 2 LIMIT 1"
+        ).fetchone()
+        assert row is not None, "the emulator has a user and a lead sharing an email"
+        shared, spellings = row
+        expected = {
+            (r[0], r[1])
+            for r in connection.execute(
+                "SELECT id, role FROM contacts WHERE lower(email) = ?", (shared,)
+            )
+        }
+    third = shared.upper()
+    assert third not in spellings.split(",")
+    result = run_cli("contact", "-d", str(archive.database), "--email", third, "--json")
+    assert result.code == 0, result.err
+    found = {(c["id"], c["role"]) for c in result.json()["contacts"]}
+    assert found == expected
+    assert {role for _, role in found} == {"user", "lead"}

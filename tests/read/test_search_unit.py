@@ -1,7 +1,7 @@
 """`search` over FTS5 tables laid out as the read side expects them (`<table>_fts`, external
 content), built here by SQL: literal terms, --raw rejection, part hits, deleted records left
-out, the merge of rankings. The archive's own FTS tables come with issue 12; until then this
-stand-in is what the search code is checked against."""
+out, the merge of rankings, on cases the emulator does not produce. `test_search.py` checks
+the same through the CLI against the FTS tables the target writes."""
 
 from __future__ import annotations
 
