@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from intercom_archive.encryption import DATABASE_ERRORS, KeyProblem, Secret, check_key, open_keyed
+
 
 class ArchiveError(Exception):
     """A problem a person can fix, said in one line (no traceback)."""
@@ -23,27 +25,31 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def connect(path: str | Path, *, write: bool = False) -> sqlite3.Connection:
-    """Open the archive; read-only unless `write` (only `views` writes, and only views)."""
+def connect(
+    path: str | Path, *, write: bool = False, key: Secret | None = None
+) -> sqlite3.Connection:
+    """Open the archive; read-only unless `write` (only `views` writes, and only views); with
+    SQLCipher when the archive is encrypted and `key` opens it."""
     file = Path(path)
     if not file.is_file():
         raise ArchiveError(
             f"no archive at {file}: run a sync first "
             "(meltano run tap-intercom target-sqlite-archive) or pass --database"
         )
-    mode = "rw" if write else "ro"
+    uri = f"file:{quote(str(file.resolve()))}?mode={'rw' if write else 'ro'}"
     try:
-        connection = sqlite3.connect(
-            f"file:{quote(str(file.resolve()))}?mode={mode}", uri=True, check_same_thread=False
-        )
-        connection.row_factory = sqlite3.Row
+        if key is None:
+            check_key(file, None)
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+        else:
+            connection = open_keyed(uri, file, key)
         # The writer may hold the write lock for a batch; views wait for it instead of failing.
         connection.execute("PRAGMA busy_timeout = 30000")
-        known = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-    except sqlite3.DatabaseError as error:
+        known = table_names(connection)
+    except KeyProblem as problem:
+        raise ArchiveError(str(problem)) from None
+    except DATABASE_ERRORS as error:
         raise ArchiveError(f"{file} is not a readable SQLite archive ({error})") from None
     if "_archive_tables" not in known:
         connection.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from intercom_archive import contacts, search, serve, status, threads, views
 from intercom_archive.archive import ArchiveError, committed_state, connect
+from intercom_archive.encryption import DATABASE_ERRORS, KEY_VARIABLE, KeyProblem, key_from
 
 DEFAULT_DATABASE = "output/intercom.sqlite"
 
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
             "--database", "-d", default=DEFAULT_DATABASE, help="archive file (%(default)s)"
         )
         sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.add_argument(
+            "--encryption-key-file",
+            metavar="FILE",
+            help=f"the key of an encrypted archive, in a file (or set {KEY_VARIABLE})",
+        )
         return sub
 
     find = command("search", "full-text search over conversations, tickets, contacts, articles")
@@ -163,7 +169,7 @@ def _serve(connection: sqlite3.Connection, args: argparse.Namespace) -> int:
     else:
         print(f"Datasette on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
     sys.stdout.flush()
-    return serve.serve(connection, Path(args.database), args.port)
+    return serve.serve(connection, Path(args.database), args.port, args.key)
 
 
 HANDLERS = {
@@ -189,7 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("intercom-archive: --limit must be at least 1", file=sys.stderr)
         return 1
     try:
-        connection = connect(args.database, write=args.command == "views")
+        # A key on the command line would be readable by every user (ps): a file or the
+        # environment only.
+        args.key = key_from(args.encryption_key_file)
+        connection = connect(args.database, write=args.command == "views", key=args.key)
         try:
             return HANDLERS[args.command](connection, args)
         finally:
@@ -197,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArchiveError as error:
         print(f"intercom-archive: {error}", file=sys.stderr)
         return 1
-    except sqlite3.Error as error:
+    except KeyProblem as problem:
+        print(f"intercom-archive: {problem}", file=sys.stderr)
+        return 1
+    except DATABASE_ERRORS as error:
         print(f"intercom-archive: SQLite failed on {args.database}: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from intercom_archive.archive import column_names, quote_identifier, table_names
+from intercom_archive.encryption import OPERATIONAL_ERRORS
 from intercom_archive.text import plain_text
 
 # The streams a hit can name, in the order that breaks ties.
@@ -238,7 +239,7 @@ def search(
     for fts in tables:
         try:
             rankings.append(_search_table(connection, fts, match, limit, include_deleted, present))
-        except sqlite3.OperationalError as error:
+        except OPERATIONAL_ERRORS as error:
             if raw:
                 raise QueryRejected(str(error).splitlines()[0]) from None
             raise

@@ -1,22 +1,29 @@
 """Datasette over the archive: metadata (titles, searchable tables, views first) and the server.
 
 Datasette is an optional extra (`intercom-archive[datasette]`); everything else of the read
-side works without it.
+side works without it. It runs in this process (uvicorn, as `datasette serve` does), so a
+SIGTERM to `intercom-archive serve` stops the server itself and leaves no child behind.
+
+Encrypted archives: Datasette opens its files with `pysqlite3` when that imports, else the
+standard library's sqlite3. Here `sqlcipher3` (the same DB-API, SQLCipher inside) stands in
+for `pysqlite3` before Datasette is first imported, and a `prepare_connection` plugin keys
+each connection to the archive before Datasette's first statement on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import importlib.util
-import json
 import sqlite3
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from intercom_archive.archive import ArchiveError, table_names
+from intercom_archive.encryption import Secret
 from intercom_archive.search import fts_tables
 from intercom_archive.views import definitions
 
@@ -108,31 +115,46 @@ def datasette_available() -> bool:
     return importlib.util.find_spec("datasette") is not None
 
 
-def datasette_app(connection: sqlite3.Connection, path: Path) -> Any:
-    """The Datasette instance `serve` runs, in this process (for tests and embedding)."""
+def _import_datasette() -> Any:
+    """Datasette's class, on sqlcipher3 (which opens plain files too) and with the key plugin."""
     if not datasette_available():
         raise ArchiveError(INSTALL_HINT)
+    if "datasette.utils.sqlite" not in sys.modules:
+        sys.modules.setdefault("pysqlite3", sqlcipher3)
     from datasette.app import Datasette
+    from datasette.plugins import pm
+    from datasette.utils import sqlite
 
-    return Datasette(
+    from intercom_archive import datasette_plugin
+
+    if sqlite.sqlite3 is not sqlcipher3:
+        raise ArchiveError("Datasette was imported on another SQLite binding than sqlcipher3")
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin)
+    return Datasette
+
+
+def datasette_app(connection: sqlite3.Connection, path: Path, key: Secret | None = None) -> Any:
+    """The Datasette instance `serve` runs, in this process (for tests and embedding)."""
+    datasette_class = _import_datasette()
+    from intercom_archive import datasette_plugin
+
+    app = datasette_class(
         [str(path)],
         metadata=metadata(connection, database_name(path)),
         settings={"sql_time_limit_ms": SQL_TIME_LIMIT_MS},
     )
+    if key is not None:
+        datasette_plugin.KEYS[app] = (database_name(path), key)
+    return app
 
 
-def serve(connection: sqlite3.Connection, path: Path, port: int) -> int:
-    """Run Datasette on 127.0.0.1:`port` until interrupted; its exit code."""
-    if not datasette_available():
-        raise ArchiveError(INSTALL_HINT)
-    with tempfile.TemporaryDirectory(prefix="intercom-archive-") as folder:
-        meta = Path(folder) / "metadata.json"
-        meta.write_text(json.dumps(metadata(connection, database_name(path))))
-        connection.close()
-        argv = [sys.executable, "-m", "datasette", "serve", str(path), "--host", "127.0.0.1"]
-        argv += ["--port", str(port), "--metadata", str(meta)]
-        argv += ["--setting", "sql_time_limit_ms", str(SQL_TIME_LIMIT_MS)]
-        try:
-            return subprocess.call(argv)  # noqa: S603 (our own interpreter and arguments)
-        except KeyboardInterrupt:
-            return 0
+def serve(connection: sqlite3.Connection, path: Path, port: int, key: Secret | None = None) -> int:
+    """Run Datasette on 127.0.0.1:`port` until interrupted or terminated (SIGINT, SIGTERM)."""
+    app = datasette_app(connection, path, key)
+    connection.close()
+    import uvicorn
+
+    asyncio.run(app.invoke_startup())
+    uvicorn.run(app.app(), host="127.0.0.1", port=port, log_level="warning")
+    return 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from intercom_archive.archive import quote_identifier, table_names
+from intercom_archive.encryption import OPERATIONAL_ERRORS
 
 _STUB_MARK = "/* intercom-archive: empty stand-ins for missing tables: "
 _HEADER = re.compile(r"^--\s*(requires|optional):\s*(.*)$")
@@ -109,7 +110,7 @@ def install_views(connection: sqlite3.Connection) -> list[ViewResult]:
                 continue
             try:
                 connection.execute(sql)
-            except sqlite3.OperationalError as error:
+            except OPERATIONAL_ERRORS as error:
                 results.append(ViewResult(definition.name, "skipped", str(error)))
                 continue
             missing = [t for t in definition.optional if t not in present]

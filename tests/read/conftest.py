@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +36,14 @@ class Synced:
     database: Path
     folder: Path
     last: PipelineRun
+    target: dict[str, Any]
 
     def sync(self) -> PipelineRun:
         """Another (incremental) run from the last committed state."""
         self.last = run_pipeline(
             self.folder,
             tap_config(self.emulator),
-            target_config(self.database),
+            target_config(self.database, **self.target),
             state=self.last.state,
         )
         assert self.last.ok, self.last.describe()
@@ -49,12 +51,16 @@ class Synced:
 
 
 @contextlib.contextmanager
-def synced_archive(folder: Path, **spec: Any) -> Iterator[Synced]:
+def synced_archive(
+    folder: Path, target: dict[str, Any] | None = None, **spec: Any
+) -> Iterator[Synced]:
+    """The emulator's workspace (`spec`) synced into `folder`; `target`: more target settings."""
     with Emulator(small_spec(**spec), token="read-side-token") as emulator:
         database = folder / "archive.sqlite"
-        run = run_pipeline(folder, tap_config(emulator), target_config(database))
+        settings = dict(target or {})
+        run = run_pipeline(folder, tap_config(emulator), target_config(database, **settings))
         assert run.ok, run.describe()
-        yield Synced(emulator, database, folder, run)
+        yield Synced(emulator, database, folder, run, settings)
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +90,10 @@ def run_cli(*argv: str) -> Result:
         except SystemExit as exit_:  # argparse's usage errors
             code = int(exit_.code or 0)
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the OS's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
