@@ -7,6 +7,9 @@ it can do without (`optional`, with the columns it reads): a missing optional ta
 by an empty CTE of the same name inside the view, and the view remembers that in a comment.
 `install_views` (the `views` command, run after every sync) recreates every view, so a table
 that appeared since is then read for real; `stale_views` tells when that is due.
+
+SQL that several views share is written once, in `sql/_fragments.sql`, and put in place of
+`{{name(arguments)}}` when the views are read (`expand`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from intercom_archive.encryption import OPERATIONAL_ERRORS
 _STUB_MARK = "/* intercom-archive: empty stand-ins for missing tables: "
 _HEADER = re.compile(r"^--\s*(requires|optional):\s*(.*)$")
 _OPTIONAL = re.compile(r"^([A-Za-z0-9_]+)\((.*)\)$")
+_FRAGMENT = re.compile(r"^-- fragment ([a-z_]+)\(([^)]*)\):", re.MULTILINE)
+_USE = re.compile(r"\{\{([a-z_]+)\(([^)]*)\)\}\}")
+_FRAGMENTS_FILE = "_fragments.sql"
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,45 @@ def parse_definition(text: str) -> ViewDefinition:
     )
 
 
+def parse_fragments(text: str) -> dict[str, tuple[int, str]]:
+    """`-- fragment name(a, b): what it is` headers, each followed by its SQL: name -> (the
+    number of arguments, the SQL with `{0}`, `{1}` … for them)."""
+    found: dict[str, tuple[int, str]] = {}
+    headers = list(_FRAGMENT.finditer(text))
+    for header, following in zip(headers, [*headers[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        # The header's description runs to the end of its line; the SQL follows.
+        body = text[header.end() : end].partition("\n")[2].strip()
+        arguments = [a for a in header.group(2).split(",") if a.strip()]
+        found[header.group(1)] = (len(arguments), body)
+    return found
+
+
+def expand(sql: str, fragments: dict[str, tuple[int, str]]) -> str:
+    """Every `{{name(x, y)}}` in `sql` replaced by that fragment with x for {0}, y for {1}."""
+
+    def one(use: re.Match[str]) -> str:
+        name = use.group(1)
+        arguments = [a.strip() for a in use.group(2).split(",") if a.strip()]
+        if name not in fragments or fragments[name][0] != len(arguments):
+            raise ValueError(f"no SQL fragment {name} of {len(arguments)} arguments")
+        text = fragments[name][1]
+        for index, argument in enumerate(arguments):
+            text = text.replace("{" + str(index) + "}", argument)
+        # Indented as the line it is used on, so the installed view reads as written.
+        line = sql[sql.rfind("\n", 0, use.start()) + 1 : use.start()]
+        return text.replace("\n", "\n" + line[: len(line) - len(line.lstrip())])
+
+    return _USE.sub(one, sql)
+
+
 def definitions() -> list[ViewDefinition]:
     folder = resources.files("intercom_archive").joinpath("sql")
+    fragments = parse_fragments(folder.joinpath(_FRAGMENTS_FILE).read_text(encoding="utf-8"))
     return [
-        parse_definition(entry.read_text(encoding="utf-8"))
+        parse_definition(expand(entry.read_text(encoding="utf-8"), fragments))
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".sql")
+        if entry.name.endswith(".sql") and entry.name != _FRAGMENTS_FILE
     ]
 
 

@@ -169,3 +169,44 @@ def test_views_are_only_written_by_the_views_command(archive: Synced, tmp_path: 
         assert run_cli(argv[0], "-d", str(copy), *argv[1:]).code == 0
     assert copy.read_bytes() == before
     shutil.rmtree(tmp_path)
+
+
+# The views' columns as they were before their shared SQL moved into sql/_fragments.sql.
+COLUMNS = {
+    "contacts_enhanced": "contact_id role name email phone external_id created_at updated_at "
+    "signed_up_at last_seen_at last_replied_at country city owner_id companies "
+    "count_companies tags",
+    "conversation_parts_enhanced": "conversation_id part_id part_type created_at author_type "
+    "author_id author_name author_email body redacted",
+    "conversations_enhanced": "conversation_id created_at updated_at state open read priority "
+    "title source_type initiated_as initiated_by_type admin_assignee_id assignee_name "
+    "team_assignee_id team_name contact_email tags rating rating_remark "
+    "first_admin_response_at time_to_first_response_seconds "
+    "intercom_time_to_admin_reply_seconds count_parts count_comments count_assignments "
+    "count_reopens intercom_count_parts",
+    "tickets_enhanced": "ticket_id ticket_number title description category ticket_type_id "
+    "ticket_type ticket_state_id state state_shown_to_customer state_category open "
+    "created_at updated_at admin_assignee_id assignee_name team_assignee_id team_name "
+    "contact_email count_parts",
+}
+
+
+def test_the_views_keep_their_columns(archive: Synced) -> None:
+    with sqlite3.connect(archive.database) as connection:
+        for view, columns in COLUMNS.items():
+            cursor = connection.execute(f"SELECT * FROM {view} LIMIT 0")
+            assert [d[0] for d in cursor.description] == columns.split(), view
+
+
+def test_shared_sql_is_expanded_from_the_fragments() -> None:
+    fragments = views.parse_fragments(
+        "-- fragment pick(table, alias): one row\n(SELECT 1 FROM {0} AS {1})\n\n"
+        "-- fragment none(): nothing\nNULL\n"
+    )
+    assert fragments == {"pick": (2, "(SELECT 1 FROM {0} AS {1})"), "none": (0, "NULL")}
+    sql = "SELECT\n    {{pick(tags, t)}} AS x,\n    {{none()}}"
+    assert views.expand(sql, fragments) == "SELECT\n    (SELECT 1 FROM tags AS t) AS x,\n    NULL"
+    with pytest.raises(ValueError, match="no SQL fragment pick of 1 arguments"):
+        views.expand("{{pick(tags)}}", fragments)
+    for definition in views.definitions():
+        assert "{{" not in definition.body, definition.name

@@ -21,26 +21,10 @@ SELECT
     ct.location__country AS country,
     ct.location__city AS city,
     ct.owner_id,
-    (
-        SELECT group_concat(co.name, ', ')
-        FROM (
-            SELECT companies.name FROM contacts__companies__data AS cd
-            JOIN companies ON companies.id = cd.id
-            WHERE cd._sdc_root_id = ct._sdc_id
-            ORDER BY cd._sdc_position
-        ) AS co
-    ) AS companies,
+    {{names_in_order(contacts__companies__data, companies, ct)}} AS companies,
     (
         SELECT count(*) FROM contacts__companies__data AS cd WHERE cd._sdc_root_id = ct._sdc_id
     ) AS count_companies,
-    (
-        SELECT group_concat(tg.name, ', ')
-        FROM (
-            SELECT tags.name FROM contacts__tags__data AS td
-            JOIN tags ON tags.id = td.id
-            WHERE td._sdc_root_id = ct._sdc_id
-            ORDER BY td._sdc_position
-        ) AS tg
-    ) AS tags
+    {{names_in_order(contacts__tags__data, tags, ct)}} AS tags
 FROM contacts AS ct
 WHERE ct._sdc_deleted_at IS NULL

@@ -26,14 +26,7 @@ SELECT
     a.name AS assignee_name,
     c.team_assignee_id,
     t.name AS team_name,
-    (
-        SELECT ct.email
-        FROM conversations__contacts__contacts AS cc
-        JOIN contacts AS ct ON ct.id = cc.id
-        WHERE cc._sdc_root_id = c._sdc_id
-        ORDER BY cc._sdc_position
-        LIMIT 1
-    ) AS contact_email,
+    {{first_contact_email(conversations__contacts__contacts, c)}} AS contact_email,
     (
         SELECT group_concat(tg.name, ', ')
         FROM (
@@ -72,7 +65,6 @@ SELECT
     ) AS count_reopens,
     c.conversation_parts__total_count AS intercom_count_parts
 FROM conversations AS c
-LEFT JOIN admins AS a ON CAST(a.id AS INTEGER) = CAST(c.admin_assignee_id AS INTEGER)
-LEFT JOIN teams AS t ON CAST(t.id AS INTEGER) = CAST(c.team_assignee_id AS INTEGER)
+{{assignee_and_team(c)}}
 WHERE c._sdc_deleted_at IS NULL
     AND c.id NOT IN (SELECT id FROM deleted_conversations)

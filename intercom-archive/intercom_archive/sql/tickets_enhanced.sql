@@ -26,19 +26,11 @@ SELECT
     a.name AS assignee_name,
     tk.team_assignee_id,
     t.name AS team_name,
-    (
-        SELECT ct.email
-        FROM tickets__contacts__contacts AS tc
-        JOIN contacts AS ct ON ct.id = tc.id
-        WHERE tc._sdc_root_id = tk._sdc_id
-        ORDER BY tc._sdc_position
-        LIMIT 1
-    ) AS contact_email,
+    {{first_contact_email(tickets__contacts__contacts, tk)}} AS contact_email,
     (
         SELECT count(*) FROM ticket_parts AS p
         WHERE p.ticket_id = tk.id AND p._sdc_deleted_at IS NULL
     ) AS count_parts
 FROM tickets AS tk
-LEFT JOIN admins AS a ON CAST(a.id AS INTEGER) = CAST(tk.admin_assignee_id AS INTEGER)
-LEFT JOIN teams AS t ON CAST(t.id AS INTEGER) = CAST(tk.team_assignee_id AS INTEGER)
+{{assignee_and_team(tk)}}
 WHERE tk._sdc_deleted_at IS NULL
