@@ -7,6 +7,7 @@ environments (see `benchmarks/run`) and are only ever started as child processes
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -232,6 +233,82 @@ def run_measured(
     if run.returncode != 0:
         log(f"{argv[0]} exited {run.returncode}: {tail[-1500:]}")
     return run
+
+
+@dataclass
+class PipelineRun:
+    """tap | target, each measured on its own (wall time is the pipeline's)."""
+
+    seconds: float
+    tap: Run
+    target: Run
+    state: dict[str, t.Any] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.tap.returncode == 0 and self.target.returncode == 0
+
+
+def run_pipeline(tap_argv: list[str], target_argv: list[str], timeout: float = 7200) -> PipelineRun:
+    """`tap | target` as Meltano runs them: wall time, each child's peak RSS and CPU (wait4),
+    and the last state the target emitted (after its commit)."""
+    logs = out_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = f"{time.strftime('%H%M%S')}-{time.monotonic_ns()}"
+    with (
+        (logs / f"{stamp}-pipeline-tap.log").open("wb") as tap_err,
+        (logs / f"{stamp}-pipeline-target.log").open("wb") as target_err,
+    ):
+        started = time.perf_counter()
+        tap = subprocess.Popen(
+            tap_argv, stdout=subprocess.PIPE, stderr=tap_err, stdin=subprocess.DEVNULL, cwd=ROOT
+        )
+        target = subprocess.Popen(
+            target_argv, stdin=tap.stdout, stdout=subprocess.PIPE, stderr=target_err, cwd=ROOT
+        )
+        assert tap.stdout is not None
+        assert target.stdout is not None
+        tap.stdout.close()  # the target holds the only reading end: a dead target stops the tap
+        emitted: collections.deque[bytes] = collections.deque(maxlen=1)
+        # A target writes each state it has committed as one JSON line (the state's value).
+        reader = threading.Thread(target=lambda: emitted.extend(target.stdout or []), daemon=True)
+        reader.start()
+        finished: dict[int, tuple[float, int, t.Any]] = {}
+        deadline = time.monotonic() + timeout
+        while len(finished) < 2:
+            for proc in (tap, target):
+                if proc.pid in finished:
+                    continue
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    finished[proc.pid] = (time.perf_counter() - started, proc.returncode, usage)
+            if time.monotonic() > deadline:
+                tap.kill()
+                target.kill()
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        reader.join()
+
+    def measured(proc: subprocess.Popen[bytes], program: str, err: Path) -> Run:
+        secs, code, usage = finished[proc.pid]
+        tail = err.read_text(errors="replace")[-4000:]
+        if code != 0:
+            log(f"{program} exited {code}: {tail[-1500:]}")
+        return Run(
+            seconds=secs,
+            max_rss_mb=usage.ru_maxrss / 1024,
+            returncode=code,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            stderr_tail=tail,
+        )
+
+    return PipelineRun(
+        seconds=seconds,
+        tap=measured(tap, "tap", logs / f"{stamp}-pipeline-tap.log"),
+        target=measured(target, "target", logs / f"{stamp}-pipeline-target.log"),
+        state=json.loads(emitted[-1]) if emitted else None,
+    )
 
 
 def median(values: t.Iterable[float]) -> float:

@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         results["target"] = sections.target_throughput(sizes, not args.skip_peers)
     if "memory" in wanted:
         results["memory"] = sections.memory(sizes)
+    if "large" in wanted:
+        results["large"] = sections.large_workspace(sizes)
     command = "benchmarks/run" + (" --quick" if args.quick else "")
     if args.skip_peers:
         command += " --skip-peers"

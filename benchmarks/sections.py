@@ -4,6 +4,7 @@ returns its figures as plain data (rendering is `benchmarks/report.py`)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import typing as t
 from dataclasses import dataclass
@@ -12,16 +13,20 @@ from pathlib import Path
 from benchmarks import taps
 from benchmarks.common import (
     PRIVATE_APP_RATE,
+    VENV_BIN,
     EmulatorProcess,
+    PipelineRun,
     StatsSampler,
     log,
     median,
     out_dir,
+    run_pipeline,
     window_counts,
 )
 from benchmarks.target import peers as target_peers
+from tests.e2e.harness import DEFAULT_STREAMS
 
-SECTIONS = ("full_sync", "incremental", "rate_limit", "hydration", "target", "memory")
+SECTIONS = ("full_sync", "incremental", "rate_limit", "hydration", "target", "memory", "large")
 
 
 @dataclass
@@ -49,6 +54,13 @@ class Sizes:
     memory_small: int = 10_000
     memory_large: int = 100_000
     memory_parts: int = 3
+    # Issue 17's large workspace, tap | target at 50 ms.
+    large_contacts: int = 100_000
+    large_conversations: int = 20_000
+    large_parts: int = 20
+    large_companies: int = 2_000
+    large_latency: int = 50
+    large_changed_share: float = 0.01
 
 
 FULL = Sizes()
@@ -69,6 +81,11 @@ QUICK = Sizes(
     target_repeat=1,
     memory_small=200,
     memory_large=2000,
+    large_contacts=1_000,
+    large_conversations=200,
+    large_parts=5,
+    large_companies=50,
+    large_changed_share=0.05,
 )
 
 
@@ -324,3 +341,87 @@ def memory(sizes: Sizes) -> dict[str, t.Any]:
         out[program]["growth"] = large / small if small else float("nan")
     out["small"], out["large"] = sizes.memory_small, sizes.memory_large
     return out
+
+
+def large_workspace(sizes: Sizes) -> dict[str, t.Any]:
+    """Issue 17's large workspace, `tap | target` at 50 ms with Intercom's private-app limit:
+    a full sync, then an incremental one after changing a share of contacts and conversations;
+    each timed against the request-count lower bound (requests / limit), with the rate windows
+    of the full run and the peak RSS of both programs."""
+    folder = taps.work_dir("large")
+    database = folder / "large.sqlite"
+    for stale in folder.glob("large.sqlite*"):
+        stale.unlink()
+    target_config = folder / "target-config.json"
+    target_config.write_text(json.dumps({"database": str(database)}))
+    target_argv = [str(VENV_BIN / "target-sqlite-archive"), "--config", str(target_config)]
+    out: dict[str, t.Any] = {
+        "contacts": sizes.large_contacts,
+        "conversations": sizes.large_conversations,
+        "companies": sizes.large_companies,
+        "latency_ms": sizes.large_latency,
+        "limit_per_10s": PRIVATE_APP_RATE,
+    }
+    log(
+        f"large workspace: generating {sizes.large_contacts:,} contacts, "
+        f"{sizes.large_conversations:,} conversations"
+    )
+    with EmulatorProcess(
+        latency_ms=sizes.large_latency,
+        rate_limit=PRIVATE_APP_RATE,
+        contacts=sizes.large_contacts,
+        conversations=sizes.large_conversations,
+        companies=sizes.large_companies,
+        parts_mean=sizes.large_parts,
+    ) as emu:
+        truth = emu.truth()
+        out["parts"] = sum(len(p) for p in truth["conversation_parts"].values())
+        catalog = taps.our_catalog(emu.url, folder, DEFAULT_STREAMS)
+        log("large workspace: full sync (tap | target)")
+        emu.reset_stats()
+        sampler = StatsSampler(emu)
+        sampler.start()
+        try:
+            full = run_pipeline(taps.our_argv(emu.url, catalog, folder, None), target_argv)
+        finally:
+            samples = sampler.stop()
+        out["full"] = _pipeline_figures(full, emu.stats())
+        windows, touched, partial = window_counts(samples)
+        out["full"]["windows"] = windows
+        out["full"]["windows_touched"] = touched
+        out["full"]["partial_requests"] = partial
+        out["full"]["lowest_window"] = min(windows) / PRIVATE_APP_RATE if windows else float("nan")
+        time.sleep(1.1)  # the changes land in a later second than the bookmarks
+        contacts = max(1, round(sizes.large_contacts * sizes.large_changed_share))
+        conversations = max(1, round(sizes.large_conversations * sizes.large_changed_share))
+        emu.mutate("update", "contacts", count=contacts)
+        emu.mutate("update", "conversations", count=conversations)
+        out["changed_contacts"], out["changed_conversations"] = contacts, conversations
+        log("large workspace: incremental sync (tap | target)")
+        emu.reset_stats()
+        incremental = run_pipeline(taps.our_argv(emu.url, catalog, folder, full.state), target_argv)
+        out["incremental"] = _pipeline_figures(incremental, emu.stats())
+    return out
+
+
+def _pipeline_figures(run: PipelineRun, stats: dict[str, t.Any]) -> dict[str, t.Any]:
+    requests = int(stats["total"])
+    bound = requests / (PRIVATE_APP_RATE / 10)
+    return {
+        "ok": run.ok,
+        "seconds": run.seconds,
+        "requests": requests,
+        "rate_limited": int(stats["rate_limited"]),
+        "share_429": int(stats["rate_limited"]) / max(requests, 1),
+        "lower_bound_seconds": bound,
+        "vs_bound": run.seconds / bound if bound else float("nan"),
+        "tap_rss_mb": run.tap.max_rss_mb,
+        "target_rss_mb": run.target.max_rss_mb,
+        "tap_cpu_seconds": run.tap.cpu_seconds,
+        "target_cpu_seconds": run.target.cpu_seconds,
+        "summary": [
+            line.split("| ")[-1]
+            for line in run.tap.stderr_tail.splitlines()
+            if "Run summary" in line
+        ],
+    }

@@ -85,7 +85,6 @@ def our_config(url: str, folder: Path, **extra: t.Any) -> Path:
         "access_token": TOKEN,
         "api_url": url,
         "start_date": "2000-01-01T00:00:00Z",
-        "hydration_workers": 8,
         **extra,
     }
     path = folder / f"ours-config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
@@ -125,17 +124,7 @@ def run_ours(
     keep_ids: bool = False,
     **config: t.Any,
 ) -> TapRun:
-    argv = [
-        str(VENV_BIN / "tap-intercom"),
-        "--config",
-        str(our_config(emulator.url, folder, **config)),
-        "--catalog",
-        str(catalog),
-    ]
-    if state is not None:
-        state_file = folder / "ours-state.json"
-        state_file.write_text(json.dumps(state))
-        argv += ["--state", str(state_file)]
+    argv = our_argv(emulator.url, catalog, folder, state, **config)
     emulator.reset_stats()
     run = run_measured(argv, keep_ids=keep_ids)
     stats = emulator.stats()
@@ -143,6 +132,23 @@ def run_ours(
     if match and int(match.group(1)) != stats["total"]:
         log(f"ours: the tap counted {match.group(1)} requests, the emulator {stats['total']}")
     return TapRun("ours", run, int(stats["total"]), int(stats["rate_limited"]), stats["routes"])
+
+
+def our_argv(
+    url: str, catalog: Path, folder: Path, state: dict[str, t.Any] | None, **config: t.Any
+) -> list[str]:
+    argv = [
+        str(VENV_BIN / "tap-intercom"),
+        "--config",
+        str(our_config(url, folder, **config)),
+        "--catalog",
+        str(catalog),
+    ]
+    if state is not None:
+        state_file = folder / "ours-state.json"
+        state_file.write_text(json.dumps(state))
+        argv += ["--state", str(state_file)]
+    return argv
 
 
 # --------------------------------------------------------------------------- peer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -20,9 +21,10 @@ from tap_intercom.errors import (
     RateLimited,
     RetriableResponse,
     RetriesExhausted,
+    RunStopped,
     classify,
 )
-from tap_intercom.ratelimit import RateBudget
+from tap_intercom.ratelimit import MAX_IN_FLIGHT, RateBudget
 from tap_intercom.settings import Settings
 
 LOGGER = logging.getLogger("tap-intercom")
@@ -69,7 +71,8 @@ class IntercomClient:
                 "User-Agent": settings.user_agent,
             }
         )
-        pool = settings.hydration_workers + 4
+        # One connection per request the budget lets be in flight at once.
+        pool = MAX_IN_FLIGHT
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -81,6 +84,13 @@ class IntercomClient:
         #: The status of the first response of the run: a 404 there means a wrong base URL.
         self.first_status: int | None = None
         self.retries = 0
+        self._stopped = threading.Event()
+        #: Set once the API has answered (any status).
+        self.answered = threading.Event()
+
+    def stop(self) -> None:
+        """Refuse every request from now on (RunStopped): a stream's failure ends the run."""
+        self._stopped.set()
 
     # Public API
 
@@ -175,23 +185,38 @@ class IntercomClient:
     # Internals
 
     def _send_once(self, prepared: requests.PreparedRequest, path: str) -> dict[str, Any]:
+        self._refuse_if_stopped()
         self.budget.acquire()
+        if self._stopped.is_set():
+            self.budget.release(None)
+            self._refuse_if_stopped()
         headers = None
         rate_limited = False
         read = self.settings.request_timeout
         timeout = (read if self.connected else min(FIRST_CONNECT_TIMEOUT, read), read)
+        started = time.monotonic()
         try:
             response = self.session.send(prepared, timeout=timeout)
             self.connected = True
             headers = response.headers
             rate_limited = response.status_code == 429
+            with self._lock:
+                first = self.first_status is None
+                if first:
+                    self.first_status = response.status_code
+                    self.answered.set()
+            if response.status_code == 401 or (first and response.status_code == 404):
+                # No stream can be read with this token, or at this URL (see
+                # IntercomStream.get_records): no other thread's request may go once this
+                # answer frees the budget.
+                self._stopped.set()
         finally:
-            self.budget.release(headers, rate_limited=rate_limited)
+            self.budget.release(
+                headers, rate_limited=rate_limited, elapsed=time.monotonic() - started
+            )
         with self._lock:
             self.requests_by_path[path] += 1
             self.statuses[response.status_code] += 1
-            if self.first_status is None:
-                self.first_status = response.status_code
         status = response.status_code
         if status == 429:
             raise RateLimited("HTTP 429")
@@ -211,6 +236,11 @@ class IntercomClient:
 
     def _never_connected(self, exc: BaseException) -> bool:
         return not self.connected and _could_not_connect(exc)
+
+    def _refuse_if_stopped(self) -> None:
+        if self._stopped.is_set():
+            msg = "the run stopped on another stream's failure"
+            raise RunStopped(msg)
 
     @property
     def request_count(self) -> int:

@@ -45,6 +45,10 @@ class WrongURL(IntercomError):
     """404 on the run's first request, or on every stream: the base URL is not Intercom's API."""
 
 
+class RunStopped(IntercomError):
+    """Another stream's failure has stopped the run: this stream stops at its next request."""
+
+
 class RetriesExhausted(IntercomError):
     """A retriable failure outlasted every try."""
 

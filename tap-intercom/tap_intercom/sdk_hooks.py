@@ -15,10 +15,13 @@ from singer_sdk import Stream, Tap, metrics
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 from typing_extensions import override
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.singerlib import Message
 
@@ -34,11 +37,18 @@ class LockedWriter(SimpleSingerWriter):
     def __init__(self, lock: threading.RLock) -> None:
         super().__init__()
         self.lock = lock
+        self.closed = False
 
     @override
     def write_message(self, message: Message) -> None:
         with self.lock:
-            super().write_message(message)
+            if not self.closed:
+                super().write_message(message)
+
+    def close(self) -> None:
+        """Write nothing more: the final state is out and the process is ending."""
+        with self.lock:
+            self.closed = True
 
 
 class SdkStream(Stream):
@@ -145,11 +155,64 @@ class SilentTimer(metrics.Timer):
 
 
 class SdkTap(Tap):
-    """The tap internals: config checks and messages, settings from the environment."""
+    """The tap internals: the run's one output lock, the run itself, config checks and
+    messages, settings from the environment."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.output_lock = threading.RLock()
-        super().__init__(*args, message_writer=LockedWriter(self.output_lock), **kwargs)
+        self._writer = LockedWriter(self.output_lock)
+        super().__init__(*args, message_writer=self._writer, **kwargs)
+
+    @override  # type: ignore[misc]  # final in the SDK, whose loop syncs one stream at a time
+    def sync_all(self) -> None:
+        """The SDK's sync_all, with the top-level streams synced by `sync_streams` and the
+        run closed by `end_run`."""
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        roots: list[Stream] = []
+        with self.output_lock:
+            if self.state:
+                self.state_writer.write_state(self.state)
+            for stream in self.streams.values():
+                if not stream.selected and not stream.has_selected_descendents:
+                    self.logger.info("Skipping deselected stream '%s'.", stream.name)
+                    continue
+                # Every state entry is made now: one added while another thread dumps the
+                # state would break the dump ("dictionary changed size during iteration").
+                _ = stream.stream_state
+                if stream.parent_stream_type is None:
+                    roots.append(stream)
+        self.sync_streams(roots)
+        # Every stream, children included, logs its costs once all have synced (as the SDK).
+        for stream in self.streams.values():
+            stream.log_sync_costs()
+        self.end_run()
+
+    def sync_streams(self, streams: list[Stream]) -> None:
+        """Sync the top-level streams (their children sync inside them): the SDK's order."""
+        for stream in streams:
+            stream.sync()
+            stream.finalize_state_progress_markers()
+
+    def end_run(self) -> None:
+        """Called once every stream has synced."""
+
+    def stop_streams(self) -> None:
+        """Called on SIGTERM/SIGINT before the state is written and the process exits."""
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The streams' threads stop at their next request instead of failing on a process
+        # that is going away. The whole state goes out (not while a stream changes it) as the
+        # last line: a stream thread still running until the process exits writes nothing
+        # more, and what it had not written is read again from that state.
+        self.stop_streams()
+        with self.output_lock:
+            # Written even when equal to the last STATE (which the SDK's writer would skip):
+            # records may have followed that one.
+            self._writer.write_message(StateMessage(value=self.state))
+            self._writer.close()
+            super()._handle_termination(signum, frame)
 
     def warn_unknown_settings(self) -> None:
         """Called before the SDK checks the config against the schema."""

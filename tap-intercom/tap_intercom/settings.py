@@ -29,6 +29,12 @@ MAX_PAGE_SIZE = 150
 # As long as the lookback: a record written this recently may be missing from a lagging listing.
 DEFAULT_RECONCILE_MARGIN_SECONDS = DEFAULT_LOOKBACK_SECONDS
 
+AUTO = "auto"
+MAX_HYDRATION_WORKERS = 32
+# Threads of the auto hydration pool: the rate budget decides how many of them have a request
+# in flight (about rate x latency); the rest wait for a place in its flow.
+AUTO_MAX_WORKERS = 64
+
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "access_token",
@@ -92,12 +98,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "hydration_workers",
-        th.IntegerType,
-        default=8,
+        th.CustomType({"type": ["integer", "string"]}),
+        default=AUTO,
         title="Hydration workers",
         description=(
-            "Concurrent GET /conversations/{id} and /tickets/{id} requests, 1 to 32, all "
-            "inside the one shared rate budget."
+            "Concurrent GET /conversations/{id} and /tickets/{id} requests, all inside the one "
+            "shared rate budget. `auto`: as many as the budget and the observed latency keep "
+            f"busy (about rate x latency, at most {AUTO_MAX_WORKERS}); a number from 1 to "
+            f"{MAX_HYDRATION_WORKERS} is a hard cap."
         ),
     ),
     th.Property(
@@ -171,7 +179,8 @@ class Settings:
     start_date: datetime.datetime | None
     lookback_seconds: int
     page_size: int
-    hydration_workers: int
+    #: None is `auto`: the rate budget sizes the flow.
+    hydration_workers: int | None
     request_timeout: float
     max_retries: int
     user_agent: str
@@ -236,6 +245,27 @@ def _bool(config: dict, name: str, default: bool) -> bool:
     raise SettingError(msg)
 
 
+def _workers(config: dict) -> int | None:
+    """`auto` (None) or a whole number from 1 to MAX_HYDRATION_WORKERS, also as a digit string
+    (Meltano passes a setting from the environment as a string)."""
+    value = config.get("hydration_workers", AUTO)
+    if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_HYDRATION_WORKERS
+    ):
+        msg = (
+            f"hydration_workers: must be {AUTO} or a whole number from 1 to "
+            f"{MAX_HYDRATION_WORKERS}, got {value!r}"
+        )
+        raise SettingError(msg)
+    return value
+
+
 def validate(config: dict, *, default_user_agent: str) -> Settings:
     """Check every setting and return them parsed, or raise SettingError naming the bad one."""
     token = config.get("access_token")
@@ -274,7 +304,7 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
             config, "lookback_window_seconds", DEFAULT_LOOKBACK_SECONDS, 0, 30 * 86400
         ),
         page_size=_int_in(config, "page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE),
-        hydration_workers=_int_in(config, "hydration_workers", 8, 1, 32),
+        hydration_workers=_workers(config),
         request_timeout=_number_in(config, "request_timeout", 60.0, 1.0, 600.0),
         max_retries=_int_in(config, "max_retries", 8, 1, 50),
         user_agent=str(config.get("user_agent") or default_user_agent),

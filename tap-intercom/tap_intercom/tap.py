@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from importlib.metadata import version
 from typing import Any, ClassVar
@@ -24,10 +25,12 @@ from typing_extensions import override
 
 from tap_intercom import DISTRIBUTION, probe, state
 from tap_intercom.client import IntercomClient
-from tap_intercom.errors import AccessTokenRejected, IntercomError, WrongURL
+from tap_intercom.concurrency import sync_at_once
+from tap_intercom.errors import AccessTokenRejected, IntercomError, RunStopped, WrongURL
 from tap_intercom.reconcile import Report
 from tap_intercom.sdk_hooks import SdkTap
 from tap_intercom.settings import (
+    AUTO_MAX_WORKERS,
     CONFIG_SCHEMA,
     SettingError,
     Settings,
@@ -218,21 +221,65 @@ class TapIntercom(SdkTap):
             return None
         return Report(started_at=time.time(), margin_seconds=settings.reconcile_margin_seconds)
 
-    @override  # type: ignore[misc]  # final in the SDK, which has no end-of-run hook
-    def sync_all(self) -> None:
-        report = self.reconcile_report  # the pass starts now
-        super().sync_all()
+    @cached_property
+    def hydration_pool(self) -> ThreadPoolExecutor:
+        """The threads that hydrate conversations and tickets (and complete contacts' lists),
+        shared by those streams: `hydration_workers` caps them, `auto` leaves the flow to the
+        rate budget."""
+        return ThreadPoolExecutor(
+            max_workers=self.settings.hydration_workers or AUTO_MAX_WORKERS,
+            thread_name_prefix="hydration",
+        )
+
+    @override
+    def sync_streams(self, streams: list[Stream]) -> None:
+        """Every top-level stream at once, then reconcile_runs alone: its figures are final
+        only once every other stream has synced."""
+        _ = self.reconcile_report  # the pass starts now
+        last = [s for s in streams if s.name == ReconcileRunsStream.name]
+        self._sync_at_once([s for s in streams if s.name != ReconcileRunsStream.name])
+        report = self.reconcile_report
         if report is not None:
-            # The report once every other stream has synced: its figures are final (the
-            # SDK's loop met the stream before, and it had nothing to write then).
             report.finished_at = time.time()
-            stream = self.streams.get(ReconcileRunsStream.name)
-            if stream is not None and stream.selected:
-                stream.sync()
-                stream.finalize_state_progress_markers()
+        for stream in last:
+            stream.sync()
+            stream.finalize_state_progress_markers()
+
+    def _sync_at_once(self, streams: list[Stream]) -> None:
+        try:
+            failures = sync_at_once(
+                streams, on_failure=self.client.stop, answered=self.client.answered
+            )
+        finally:
+            if "hydration_pool" in self.__dict__:
+                self.hydration_pool.shutdown(wait=False, cancel_futures=True)
+                del self.__dict__["hydration_pool"]
+        if not failures:
+            return
+        # The failure that stopped the run, not a stream it stopped (which may end first).
+        first = next((f for f in failures if not isinstance(f, RunStopped)), failures[0])
+        for other in failures:
+            # The first failure ends the run in one line (invoke). Another stream's own failure
+            # before it stopped is worth a warning; a rejected token fails every stream alike.
+            if isinstance(other, RunStopped | AccessTokenRejected) or other is first:
+                continue
+            where = f" in stream '{other.stream}'" if isinstance(other, IntercomError) else ""
+            self.logger.warning(
+                "Stream failure%s, besides the one that stopped the run: %s", where, other
+            )
+        raise first
+
+    @override
+    def end_run(self) -> None:
         self.log_summary()
+        report = self.reconcile_report
         if report is not None:
             self.logger.info("Reconcile summary:\n%s", report.table())
+
+    @override
+    def stop_streams(self) -> None:
+        if "client" in self.__dict__:
+            self.client.stop()
 
     def log_summary(self) -> None:
         client = self.__dict__.get("client")
@@ -245,6 +292,12 @@ class TapIntercom(SdkTap):
             retries,
             limited,
         )
+        if client and client.budget.latency is not None:
+            self.logger.info(
+                "Run summary: up to %d requests in flight at once; answers took %.0f ms lately",
+                client.budget.most_in_flight,
+                client.budget.latency * 1000,
+            )
         if self.skipped:
             for stream, reason in sorted(self.skipped.items()):
                 self.logger.warning("Run summary: stream '%s' was skipped: %s", stream, reason)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_intercom.ratelimit import RESET_MARGIN_SECONDS, RateBudget
+from tap_intercom.ratelimit import MAX_IN_FLIGHT, RESET_MARGIN_SECONDS, RateBudget, in_flight_for
 from tests.tap.conftest import NOW, FakeClock, RateWindow, rate_headers
 
 
@@ -306,3 +306,67 @@ def test_no_sequence_of_events_overspends_a_window(ops: list[tuple[str, int]], l
     clock.allow_sleep = True
     clock.give_up_at = clock.now + 30
     budget.acquire()
+
+
+@pytest.mark.parametrize(
+    ("latency", "expected"),
+    [(0.150, 25), (0.050, 9), (0.0001, 2), (0.100, 17), (10.0, MAX_IN_FLIGHT)],
+)
+def test_the_flow_is_rate_times_latency(latency: float, expected: int) -> None:
+    # Intercom's private-app limit, 1,667 per 10 s, less the default 5 % headroom: 158 a second.
+    assert in_flight_for(1667, 0.05, latency) == expected
+
+
+def test_once_the_latency_is_known_at_most_the_flow_is_in_flight() -> None:
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    budget.acquire()
+    budget.release(rate_headers(remaining=1600, reset=NOW + 10, limit=1667), elapsed=0.05)
+    assert budget.in_flight_limit() == 9
+    sent = []
+
+    def send() -> None:
+        budget.acquire()
+        sent.append(1)
+
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    deadline = clock.now
+    while len(sent) < 9:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.1)
+    assert len(sent) == 9  # the other three wait for an answer, not for the window
+    assert clock.now == deadline
+    for _ in range(3):
+        budget.release(rate_headers(remaining=1500, reset=NOW + 10, limit=1667), elapsed=0.05)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert len(sent) == 12
+    assert budget.most_in_flight == 9
+
+
+def test_the_latency_is_the_median_of_the_latest_answers() -> None:
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    for elapsed in (2.0, 0.15, 0.15, 0.16, 0.14):
+        budget.acquire()
+        budget.release(rate_headers(remaining=1600, reset=NOW + 10, limit=1667), elapsed=elapsed)
+    # One slow answer (a connection set up) does not open the flow to 64.
+    assert budget.latency == pytest.approx(0.15)
+    assert budget.in_flight_limit() == 25
+
+
+def test_answers_without_a_count_or_a_429_leave_the_latency_alone() -> None:
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    budget.acquire()
+    budget.release(None, elapsed=30.0)  # a timeout
+    assert budget.latency is None
+    budget.acquire()
+    budget.release(rate_headers(remaining=1600, reset=NOW + 10, limit=1667), elapsed=0.05)
+    budget.acquire()
+    budget.release(
+        rate_headers(remaining=0, reset=NOW + 10, limit=1667), rate_limited=True, elapsed=5.0
+    )
+    assert budget.latency == pytest.approx(0.05)

@@ -116,7 +116,7 @@ def test_defaults() -> None:
     settings = validate({"access_token": TOKEN, "api_url": API}, default_user_agent=UA)
     assert settings.api_version == "2.16"
     assert settings.page_size == 150
-    assert settings.hydration_workers == 8
+    assert settings.hydration_workers is None  # auto: the rate budget sizes the flow
     assert settings.max_retries == 8
     assert settings.lookback_seconds == 1800
     assert settings.user_agent == UA
@@ -180,3 +180,18 @@ def test_a_token_of_the_wrong_type_is_not_echoed(token: Any) -> None:
     assert "access_token" in text
     assert TOKEN not in text
     assert "735112987654" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("auto", None), ("AUTO", None), (None, None), (12, 12), ("12", 12), (1, 1), (32, 32)],
+)
+def test_hydration_workers_is_auto_or_a_hard_cap(value: Any, expected: int | None) -> None:
+    settings = validate(make_config(hydration_workers=value), default_user_agent=UA)
+    assert settings.hydration_workers == expected
+
+
+@pytest.mark.parametrize("value", [0, 33, "many", "1.5", True, 2.0])
+def test_hydration_workers_names_itself_when_wrong(value: Any) -> None:
+    with pytest.raises(SettingError, match="hydration_workers: must be auto or a whole number"):
+        validate(make_config(hydration_workers=value), default_user_agent=UA)

@@ -53,7 +53,4 @@ class AdminActivityLogsStream(OwnStateStream):
         params = {"created_at_after": str(max(start - 1, 0)), "created_at_before": str(end + 1)}
         for page in self.pages(self.path, records_key="activity_logs", params=params):
             yield from page
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = iso(end)
-        self.state_manager.is_flushed = False
+        self.save_bookmark(iso(end))

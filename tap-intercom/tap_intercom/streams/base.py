@@ -25,6 +25,8 @@ from tap_intercom.settings import version_tuple
 from tap_intercom.timestamps import apply_plan, build_plan
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from singer_sdk import Stream, Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib import SchemaMessage
@@ -63,6 +65,9 @@ class TapHost(Protocol):
     @property
     def reconcile_report(self) -> Report | None:
         """The figures of this run's reconcile pass; None when the run does not reconcile."""
+
+    @property
+    def hydration_pool(self) -> ThreadPoolExecutor: ...
 
     def skip_stream(
         self, stream: str, reason: str, *, scope: str | None = None, not_found: bool = False
@@ -291,3 +296,12 @@ class OwnStateStream(IntercomStream):
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         return None
+
+    def save_bookmark(self, value: str | None) -> None:
+        """Move the bookmark, under the tap's output lock (another stream may be dumping the
+        whole state); the next STATE message carries it."""
+        with self.output_lock:
+            state = self.stream_state
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = value
+            self.state_manager.is_flushed = False

@@ -134,8 +134,7 @@ class DeletedConversationsStream(OwnStateStream):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        state = self.stream_state
-        bookmark = search.to_epoch(state.get("replication_key_value"))
+        bookmark = search.to_epoch(self.stream_state.get("replication_key_value"))
         since = 0 if bookmark is None else bookmark - self.host.settings.lookback_seconds
         newest = bookmark or 0
         params = {"per_page": 60, "order": "desc"}
@@ -151,10 +150,7 @@ class DeletedConversationsStream(OwnStateStream):
                 yield record
             if older:
                 break
-        with self.output_lock:
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = iso(newest) if newest else None
-            self.state_manager.is_flushed = False
+        self.save_bookmark(iso(newest) if newest else None)
 
     def _write_tombstone(self, record: dict[str, Any]) -> None:
         """A tombstone in `conversations` (Singer's `_sdc_deleted_at`): an archive marks the

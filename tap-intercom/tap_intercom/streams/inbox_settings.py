@@ -66,7 +66,4 @@ class MacrosStream(OwnStateStream):
             params["updated_since"] = max(since - 1, 0)
         for page in self.pages(self.path, params=params):
             yield from page
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = iso(began)
-        self.state_manager.is_flushed = False
+        self.save_bookmark(iso(began))

@@ -40,18 +40,9 @@ class SearchStream(OwnStateStream):
     #: The field of a hydrated record that holds its parts (None: the records have none).
     parts_key: ClassVar[str | None] = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._executor: ThreadPoolExecutor | None = None
-
     def workers(self) -> ThreadPoolExecutor:
-        """The stream's pool of `hydration_workers` threads, made on first use."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.host.settings.hydration_workers,
-                thread_name_prefix=f"{self.name}-worker",
-            )
-        return self._executor
+        """The tap's hydration threads, shared with the other search streams."""
+        return self.host.hydration_pool
 
     # State.
 
@@ -90,13 +81,8 @@ class SearchStream(OwnStateStream):
             lookback=settings.lookback_seconds,
             now=int(time.time()),
         )
-        try:
-            for window in windows:
-                yield from self._read_window(window)
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+        for window in windows:
+            yield from self._read_window(window)
 
     def reconcile_pages(self, tally: reconcile.Tally) -> Iterator[list[dict[str, Any]]]:
         """The whole listing a reconcile reads: an unfiltered search."""
@@ -131,13 +117,10 @@ class SearchStream(OwnStateStream):
         self._save(window)
         self.write_state()
         seen_cursors: set[str] = set()
-        # Only the first request of a resumed window carries a cursor saved by an earlier run.
-        saved_cursor = window.cursor is not None
         skipped_old = 0
         newest = 0
+        body = self._first_page(window, saved_cursor=window.cursor is not None)
         while True:
-            body = self._search_page(window, saved_cursor=saved_cursor)
-            saved_cursor = False
             if self.progress.total is None and isinstance(body.get("total_count"), int):
                 self.progress.total = body["total_count"]
                 self.logger.info(
@@ -164,6 +147,7 @@ class SearchStream(OwnStateStream):
             window.cursor, window.last_id = step.follow, None
             self._save(window)
             self.write_state()
+            body = self._search_page(window, window.cursor)
         assert step.close_at is not None  # take_page closes every window it does not follow
         if step.repeated_cursor:
             self.logger.warning(
@@ -181,23 +165,25 @@ class SearchStream(OwnStateStream):
         self._save(None, bookmark=step.close_at)
         self.write_state()
 
-    def _search_page(self, window: Window, *, saved_cursor: bool = False) -> dict[str, Any]:
-        body = search.search_body(self.query(window), per_page=self.page_size, cursor=window.cursor)
+    def _search_page(self, window: Window, cursor: str | None) -> dict[str, Any]:
+        body = search.search_body(self.query(window), per_page=self.page_size, cursor=cursor)
+        return self.post(self.search_path, body)
+
+    def _first_page(self, window: Window, *, saved_cursor: bool) -> dict[str, Any]:
+        """The window's first page: from its start, or from a cursor saved by an earlier run."""
         try:
-            return self.post(self.search_path, body)
+            return self._search_page(window, window.cursor)
         except IntercomError as exc:
-            # A cursor Intercom has just given is not restarted: the restarted pass would meet
-            # it again, stop on it as repeated and close the window unread. The run stops; the
-            # next one resumes from the saved cursor, and may restart from there.
-            if not saved_cursor or window.cursor is None or exc.status != 400:
+            # Only a saved cursor is given up: one Intercom has just given (a later page) is
+            # not restarted, as the restarted pass would meet it again, stop on it as repeated
+            # and close the window unread. The run stops; the next one resumes from the saved
+            # cursor, and may restart from there.
+            if not saved_cursor or exc.status != 400:
                 raise
         # A stored cursor Intercom no longer accepts: read the window again from its start.
         self.logger.warning("%s: the saved cursor was refused; restarting the window", self.name)
         window.cursor, window.last_id = None, None
-        return self.post(
-            self.search_path,
-            search.search_body(self.query(window), per_page=self.page_size, cursor=None),
-        )
+        return self._search_page(window, None)
 
 
 class HydratedSearchStream(SearchStream):
