@@ -1,5 +1,5 @@
 """Shared helpers of the benchmarks: the emulator as a separate process, child processes
-measured with their own rusage, Singer output counted.
+measured on their own (peak RSS, CPU), Singer output counted.
 
 Everything here runs in the project's `.venv`; the peer programs run in their own virtual
 environments (see `benchmarks/run`) and are only ever started as child processes.
@@ -175,6 +175,31 @@ class _SingerReader(threading.Thread):
 _STREAM = re.compile(rb'"stream": ?"([^"]+)"')
 
 
+class PeakRss:
+    """Children's own peak RSS, from /proc/<pid>/status's VmHWM, read at every poll.
+
+    wait4's ru_maxrss is no good here: Linux counts in it the benchmark process's own RSS at the
+    fork (the high-water mark of the memory the child replaced when it exec'd), so every child
+    of a benchmark holding a large workspace's truth reported that size. VmHWM belongs to the
+    child's own address space since its exec; the last reading before it exits is its peak
+    (to the 10 ms between polls).
+    """
+
+    def __init__(self) -> None:
+        self.kb: dict[int, int] = {}
+
+    def poll(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kb[pid] = max(self.kb.get(pid, 0), int(line.split()[1]))
+                    return
+
+    def mb(self, pid: int, usage: t.Any) -> float:
+        """The peak in MB; ru_maxrss only when the child ended before the first poll."""
+        return (self.kb.get(pid) or usage.ru_maxrss) / 1024
+
+
 def run_measured(
     argv: list[str],
     *,
@@ -185,7 +210,8 @@ def run_measured(
     cwd: Path | None = None,
     timeout: float = 3600,
 ) -> Run:
-    """Run `argv`, reading its Singer stdout; wall time and the child's own peak RSS (wait4)."""
+    """Run `argv`, reading its Singer stdout; wall time, the child's own peak RSS (PeakRss)
+    and CPU."""
     stdin_file = stdin.open("rb") if stdin is not None else subprocess.DEVNULL
     program = Path(argv[1] if argv[0].endswith("python") else argv[0]).stem
     err_path = out_dir() / "logs" / f"{time.strftime('%H%M%S')}-{program}-{time.monotonic_ns()}.log"
@@ -206,7 +232,9 @@ def run_measured(
             reader = _SingerReader(proc.stdout, keep_ids)
             reader.start()
         deadline = time.monotonic() + timeout
+        peak = PeakRss()
         while True:
+            peak.poll(proc.pid)
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -222,7 +250,7 @@ def run_measured(
     tail = err_path.read_text(errors="replace")[-4000:]
     run = Run(
         seconds=seconds,
-        max_rss_mb=usage.ru_maxrss / 1024,
+        max_rss_mb=peak.mb(proc.pid, usage),
         returncode=proc.returncode,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         stderr_tail=tail,
@@ -250,8 +278,8 @@ class PipelineRun:
 
 
 def run_pipeline(tap_argv: list[str], target_argv: list[str], timeout: float = 7200) -> PipelineRun:
-    """`tap | target` as Meltano runs them: wall time, each child's peak RSS and CPU (wait4),
-    and the last state the target emitted (after its commit)."""
+    """`tap | target` as Meltano runs them: wall time, each child's peak RSS (PeakRss) and CPU
+    (wait4), and the last state the target emitted (after its commit)."""
     logs = out_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = f"{time.strftime('%H%M%S')}-{time.monotonic_ns()}"
@@ -275,10 +303,12 @@ def run_pipeline(tap_argv: list[str], target_argv: list[str], timeout: float = 7
         reader.start()
         finished: dict[int, tuple[float, int, t.Any]] = {}
         deadline = time.monotonic() + timeout
+        peak = PeakRss()
         while len(finished) < 2:
             for proc in (tap, target):
                 if proc.pid in finished:
                     continue
+                peak.poll(proc.pid)
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -297,7 +327,7 @@ def run_pipeline(tap_argv: list[str], target_argv: list[str], timeout: float = 7
             log(f"{program} exited {code}: {tail[-1500:]}")
         return Run(
             seconds=secs,
-            max_rss_mb=usage.ru_maxrss / 1024,
+            max_rss_mb=peak.mb(proc.pid, usage),
             returncode=code,
             cpu_seconds=usage.ru_utime + usage.ru_stime,
             stderr_tail=tail,

@@ -309,7 +309,7 @@ def _memory_section(mem: dict[str, t.Any]) -> list[str]:
     lines = [
         "## 5. Memory",
         "",
-        f"Peak RSS (the child's own `ru_maxrss`, from `wait4`). Conversations with "
+        f"Peak RSS (the child's own VmHWM, read while it runs). Conversations with "
         f"{mem['parts']} parts each on average (fewer than 20 to keep the 100,000 run inside the "
         "time budget). Tap: against the emulator without latency, conversations and parts "
         "selected. Target: ours, from a Singer file of the same counts.",
@@ -383,7 +383,7 @@ def _large_section(large: dict[str, t.Any]) -> list[str]:
         "Meltano runs them, every stream selected by default; the incremental run starts from "
         f"the state the target emitted after {large['changed_contacts']:,} contacts and "
         f"{large['changed_conversations']:,} conversations changed. Lower bound = requests / "
-        "(limit / 10 s). Peak RSS is each child's own `ru_maxrss`."
+        "(limit / 10 s). Peak RSS is each child's own VmHWM (read while it runs)."
     )
     header = (
         "| run | wall s | requests | lower bound s | wall / bound | 429s | tap RSS MB "
