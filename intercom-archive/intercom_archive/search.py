@@ -35,6 +35,10 @@ PARTS = {
     "ticket_parts": ("tickets", "ticket_id"),
 }
 RRF_K = 60
+# The most rows of one index that bm25 ranks for a query: FTS5 scores every match before it
+# sorts, so a common word (a third of two million parts) would take seconds. A query with more
+# matches is ranked among its CANDIDATES most recently archived ones (the highest rowids).
+CANDIDATES = 1000
 _OPTION = re.compile(r"""(content|content_rowid)\s*=\s*(?:'([^']*)'|"([^"]*)"|([A-Za-z0-9_]+))""")
 
 
@@ -174,7 +178,14 @@ def _search_table(
     if not keys:
         return []
     index = quote_identifier(fts.name)
-    top = f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rank LIMIT ?"
+    # The CANDIDATES-th newest match bounds the rows bm25 scores (FTS5 applies a rowid range
+    # inside the index); with fewer matches, all are ranked.
+    cut = connection.execute(
+        f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (match, CANDIDATES - 1),
+    ).fetchone()
+    floor = cut[0] if cut else -(2**63)
+    top = f"SELECT rowid FROM {index} WHERE {index} MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?"
     rows_sql = (
         f"SELECT r.{quote_identifier(fts.content_rowid)}, "
         + ", ".join(f"r.{quote_identifier(k)}" for k in keys)
@@ -184,17 +195,20 @@ def _search_table(
     )
     wanted = limit
     while True:
-        ranked = [row[0] for row in connection.execute(top, (match, wanted))]
+        ranked = [row[0] for row in connection.execute(top, (match, floor, wanted))]
         found = {row[0]: row[1:] for row in connection.execute(rows_sql, (json.dumps(ranked),))}
         chosen = [rowid for rowid in ranked if rowid in found][:limit]
         if len(chosen) >= limit or len(ranked) < wanted:
             break
-        wanted *= 4  # deleted rows took places in the top: look further down
+        wanted *= 4  # deleted rows took places in the top: look further down the candidates
+    # The rowid range lets FTS5 visit only the chosen rows' stretch of the index; the IN list
+    # alone is checked after FTS5 has produced every match.
     snippets = dict(
         connection.execute(
             f"SELECT rowid, snippet({index}, -1, '[', ']', '…', 12) FROM {index} "
-            f"WHERE {index} MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
-            (match, json.dumps(chosen)),
+            f"WHERE {index} MATCH ? AND rowid BETWEEN ? AND ? "
+            "AND rowid IN (SELECT value FROM json_each(?))",
+            (match, min(chosen, default=0), max(chosen, default=0), json.dumps(chosen)),
         ).fetchall()
     )
     hits = []

@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
+import pytest
+
+from intercom_archive import contacts
 from tests.read.conftest import Synced, run_cli
 
 
@@ -99,3 +103,27 @@ def test_an_email_in_a_third_case_finds_the_user_and_the_lead_that_share_it(
     found = {(c["id"], c["role"]) for c in result.json()["contacts"]}
     assert found == expected
     assert {role for _, role in found} == {"user", "lead"}
+
+
+def test_a_phone_in_any_format_is_found_through_the_index_and_the_scan_alike(
+    archive: Synced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "copy.sqlite"
+    with sqlite3.connect(archive.database) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    stored = ("(353) 1-000 0017", "+35310000017", "353 10000017", "+353 1 000 0018")
+    with sqlite3.connect(copy) as connection:
+        ids = [r[0] for r in connection.execute("SELECT id FROM contacts LIMIT 4")]
+        for contact_id, number in zip(ids, stored, strict=True):
+            connection.execute(
+                "UPDATE contacts SET phone = ?, phone__text = ? WHERE id = ?",
+                (number, number, contact_id),
+            )
+        # The target keeps the index in step; an edit outside it rebuilds (its README says so).
+        connection.execute("INSERT INTO contacts_fts(contacts_fts) VALUES('rebuild')")
+    expected = set(ids[:3])
+    result = run_cli("contact", "-d", str(copy), "--phone", "+353-1-0000017", "--json")
+    assert {c["id"] for c in result.json()["contacts"]} == expected
+    monkeypatch.setattr(contacts, "_FTS", "no_such_fts")  # the scan of archives without it
+    scanned = run_cli("contact", "-d", str(copy), "--phone", "+353-1-0000017", "--json")
+    assert {c["id"] for c in scanned.json()["contacts"]} == expected

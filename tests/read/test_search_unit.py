@@ -147,3 +147,20 @@ def test_a_rejected_raw_query_exits_2_with_one_line(database: Path) -> None:
         'intercom-archive: FTS5 rejected the --raw query: fts5: syntax error near ""'
     ]
     assert _hits(database, "--raw", "refund OR zymurgy")
+
+
+def test_a_word_with_more_matches_than_candidates_is_ranked_among_the_newest(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sqlite3.connect(database) as db:
+        # p10 holds the word most densely (bm25's best) but was archived first.
+        rows = [("c1", "p10", "quokka quokka quokka")]
+        rows += [("c1", f"p{n}", f"quokka and {' '.join(['filler'] * 30)}") for n in range(11, 15)]
+        db.executemany("INSERT INTO conversation_parts VALUES (?, ?, ?, NULL)", rows)
+        db.execute("INSERT INTO conversation_parts_fts(conversation_parts_fts) VALUES('rebuild')")
+    every = _hits(database, "quokka", "--stream", "conversations")
+    assert every[0]["part_id"] == "p10"
+    assert len(every) == 5
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    bounded = _hits(database, "quokka", "--stream", "conversations")
+    assert {h["part_id"] for h in bounded} == {"p12", "p13", "p14"}
