@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -77,32 +77,6 @@ def build(conversations: int, parts: int, contacts_count: int, rebuild: bool) ->
     }
     info_file.write_text(json.dumps(info))
     return info
-
-
-# Until the target writes FTS tables (issue 12), `--stand-in-fts` indexes a copy of the archive
-# the way the read side expects (`<table>_fts`, external content, diacritics folded), so the
-# search code can be measured at full size; the report says so.
-STAND_IN_FTS = {
-    "conversations": "source__body",
-    "conversation_parts": "body",
-    "contacts": "name, email",
-}
-
-
-def stand_in_fts(database: Path) -> tuple[Path, float]:
-    copy = database.with_name(database.stem + "-stand-in-fts.sqlite")
-    for leftover in copy.parent.glob(copy.name + "*"):
-        leftover.unlink()
-    started = time.perf_counter()
-    with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-        for table, columns in STAND_IN_FTS.items():
-            target.execute(
-                f"CREATE VIRTUAL TABLE {table}_fts USING fts5({columns}, "
-                f"content=\"{table}\", tokenize='unicode61 remove_diacritics 2')"
-            )
-            target.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('rebuild')")
-    return copy, time.perf_counter() - started
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -226,6 +200,10 @@ def cli_wall(database: Path) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _load(results: dict[str, t.Any], key: str) -> str:
+    return ", ".join(f"{value:.2f}" for value in results.get(key, ())) or "unknown"
+
+
 def _peer(peer: dict[str, float] | None, now: dict[str, float]) -> str:
     if not peer:
         return "-"
@@ -262,20 +240,16 @@ def render(info: dict[str, t.Any], results: dict[str, t.Any]) -> str:
     return "\n".join(
         [
             f"Run {m['date']} by `python -m benchmarks.read.run` at commit {m['commit']}; "
-            f"{m['cores']} cores ({m['cpu']}), SQLite {m['sqlite']}, shared and noisy.",
+            f"{m['cores']} cores ({m['cpu']}), SQLite {m['sqlite']}, shared with other work: "
+            f"load average (1, 5, 15 min) {_load(results, 'load_before')} before and "
+            f"{_load(results, 'load_after')} after, so the tails (p95, max) carry other "
+            "processes' noise.",
             "",
             f"Archive: {info['conversations']:,} conversations, {info['parts']:,} parts, "
             f"{info['contacts']:,} contacts, {info['bytes'] / 2**30:.2f} GiB, written by "
             f"target-sqlite-archive in {info['target_seconds']:.0f} s. FTS tables: "
             f"{', '.join(results['search']['fts_tables']) or 'none'}"
-            + (
-                f" (**stand-ins**: the target writes no FTS table yet, so `--stand-in-fts` "
-                f"indexed a copy the way the read side expects, in "
-                f"{results['stand_in_fts_seconds']:.0f} s)"
-                if "stand_in_fts_seconds" in results
-                else ""
-            )
-            + ". Latencies in ms, in "
+            ". Latencies in ms, in "
             "process (the functions the CLI calls), "
             f"{results['samples']} calls each after a warm-up; each rare word is in about 4 "
             "parts, each medium word in 0.5 %, each common word in a third.",
@@ -312,27 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-update", action="store_true", help="leave BENCHMARKS.md alone")
-    parser.add_argument(
-        "--stand-in-fts", action="store_true", help="index a copy when the archive has no FTS"
-    )
     args = parser.parse_args(argv)
     info = build(args.conversations, args.parts, args.contacts, args.rebuild)
     database = Path(info["database"])
     results: dict[str, t.Any] = {"machine": machine(), "samples": args.samples}
-    if args.stand_in_fts:
-        connection = connect(database)
-        has_fts = bool(search.fts_tables(connection))
-        connection.close()
-        if not has_fts:
-            log("indexing a copy with stand-in FTS tables")
-            database, seconds = stand_in_fts(database)
-            results["stand_in_fts_seconds"] = seconds
+    results["load_before"] = os.getloadavg()
     log("installing the views")
     results["views"] = measure_views(database)
     results["search"] = measure_search(database, args.samples)
     results["contacts"] = measure_contacts(database, args.contacts, args.samples)
     results["peers"] = measure_peers(database, args.contacts, args.samples)
     results["cli_ms"] = cli_wall(database)
+    results["load_after"] = os.getloadavg()
     (OUT / "results.json").write_text(json.dumps({"info": info, "results": results}, indent=2))
     text = render(info, results)
     print(text)
