@@ -104,9 +104,10 @@ def main() -> None:
     try:
         wait_for(f"{base}/")
         DOCS.mkdir(parents=True, exist_ok=True)
-        # `_col` keeps the pages to the columns a reader looks at.
+        # `_col` keeps the pages to the columns a reader looks at (Datasette shows a table's
+        # key, conversation_id and id, on its own).
         search_columns = "".join(
-            f"&_col={c}" for c in ("conversation_id", "id", "author__name", "created_at", "body")
+            f"&_col={c}" for c in ("author__type", "author__name", "created_at", "body")
         )
         shoot(
             f"{base}/archive/conversation_parts?_search={quote(word)}{search_columns}",

@@ -39,14 +39,15 @@ TITLES = {
     "tags": "Tags",
     "articles": "Help-center articles",
 }
-# The column Datasette shows for a row wherever another table links to it.
+# The column Datasette shows for a row wherever another table links to it. A conversation's is
+# its id: most have no title, and Datasette would guess `title` and show links reading "None".
 LABELS = {
     "admins": "name",
     "teams": "name",
     "tags": "name",
     "companies": "name",
     "contacts": "email",
-    "conversations": "title",
+    "conversations": "id",
     "articles": "title",
 }
 # Datasette's default of one second is short for counting two million parts.
