@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.target import generate
 from target_sqlite_archive import batch, committer, writer
+from target_sqlite_archive.codec import compressor
 from target_sqlite_archive.store import ArchiveStore
 
 HERE = Path(__file__).resolve().parent
@@ -127,9 +128,10 @@ def _inline_submit(self: committer.Committer, job: batch.Job) -> None:
         _PROFILE_WRITER["store"] = ArchiveStore(self._settings.database)
         _PROFILE_WRITER["sent"] = {}
         _PROFILE_WRITER["plans"] = {}
-    level = self._settings.compression_level
-    message = batch.encode(job, _PROFILE_WRITER["sent"], level)
-    writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], batch.decode(message, level))
+    compress = compressor(self._settings.compression_level)
+    message = batch.encode(job, _PROFILE_WRITER["sent"], compress)
+    decoded = batch.decode(message, compress)
+    writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], decoded)
 
 
 def _profile(singer_file: Path, top: int = 22) -> str:

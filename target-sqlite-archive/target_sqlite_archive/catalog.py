@@ -14,7 +14,14 @@ import typing as t
 from dataclasses import dataclass, field
 
 from target_sqlite_archive.normalize import TEXT, Column, TablePlan, dumps
-from target_sqlite_archive.sql import CHILD_META, FORMAT, KEY, ROOT_META, fts_table, root_index_name
+from target_sqlite_archive.sql import (
+    CHILD_META,
+    KEY,
+    ROOT_META,
+    TABLE_FORMAT,
+    fts_table,
+    root_index_name,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -52,7 +59,7 @@ class TableInfo:
     parent: str | None
     rel_path: str  # JSON array
     scalar: bool
-    format: int = FORMAT  # the archive format it was created in (sql.FORMAT)
+    format: int = TABLE_FORMAT  # the table layout it was made in (sql.TABLE_FORMAT)
     created: bool = False  # False: known to the catalog, but no row has come yet
     columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, kind) -> name
     taken: set[str] = field(default_factory=set)

@@ -26,6 +26,7 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import encode
+from target_sqlite_archive.codec import compressor
 
 if t.TYPE_CHECKING:
     from target_sqlite_archive.batch import Job, StoreSettings
@@ -50,6 +51,7 @@ class Committer:
         self._sent_at = 0.0
         # Plans the writer knows, by id; kept referenced so that an id is never reused.
         self._plans: dict[int, TablePlan] = {}
+        self._compress = compressor(settings.compression_level)
 
     def submit(self, job: Job) -> None:
         """Send a job once the previous one is committed (and its state emitted)."""
@@ -57,7 +59,7 @@ class Committer:
         if self._process is None:
             self._start()
         assert self._send is not None
-        message = encode(job, self._plans, self._settings.compression_level)
+        message = encode(job, self._plans, self._compress)
         try:
             # marshal, not pickle: the rows hold only built-in types, and it dumps them in
             # half the time; both ends are the same interpreter.

@@ -52,21 +52,43 @@ def open_archive(
         conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute("PRAGMA cache_size=-65536")
     conn.executescript(sql.META_DDL)
-    _upgrade_catalog(conn)
+    _upgrade(conn)
     return conn
 
 
-def _upgrade_catalog(conn: Connection) -> None:
-    """Bring the catalog tables of an older archive to the current format; the data tables
-    follow when their stream next writes (tables.py)."""
+def _upgrade(conn: Connection) -> None:
+    """Bring the archive-wide tables of an older archive to the current format (sql.FORMAT),
+    in one transaction; the data tables follow when their stream next writes (tables.py).
+
+    Format 0 -> 1: the catalog gets its `format` column. Format 1 -> 2: `_archive_raw` gets its
+    `codec` column, whose default names every older row's codec (zlib) without rewriting one.
+    """
+    if _user_version(conn) >= sql.FORMAT:
+        return  # checked without a lock first: opening never waits for a writer needlessly
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process (a reader opening the file too) may have upgraded it meanwhile; each
+        # step checks what it adds, so a step done by an earlier, interrupted run is skipped.
+        if _user_version(conn) < sql.FORMAT:
+            if "format" not in _columns(conn, sql.TABLES):
+                # Tables the first release made are format 0 (the column's default).
+                conn.execute(sql.ADD_TABLE_FORMAT)
+            if "codec" not in _columns(conn, sql.RAW):
+                conn.execute(sql.ADD_RAW_CODEC)
+            conn.execute(f"PRAGMA user_version = {sql.FORMAT}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _user_version(conn: Connection) -> int:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version >= sql.FORMAT:
-        return
-    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({sql.TABLES})")}
-    if "format" not in columns:
-        # Tables the first release made are format 0 (the column's default).
-        conn.execute(f"ALTER TABLE {sql.TABLES} ADD COLUMN format INTEGER NOT NULL DEFAULT 0")
-    conn.execute(f"PRAGMA user_version = {sql.FORMAT}")
+    return int(version)
+
+
+def _columns(conn: Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def read_catalog(conn: Connection) -> Catalog:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import typing as t
-import zlib
 from pathlib import Path
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.catalog import TableInfo
+from target_sqlite_archive.codec import decompress
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     open_archive,
@@ -71,7 +71,7 @@ class ArchiveReader:
         """(received_at, record JSON text as received), oldest first."""
         params = (stream,) if key is None else (stream, key)
         rows = self.conn.execute(sql.select_raw(by_key=key is not None), params)
-        return [(at, zlib.decompress(raw).decode()) for at, raw in rows]
+        return [(at, decompress(codec, raw).decode()) for at, codec, raw in rows]
 
     def read_records(self, stream: str, *, include_deleted: bool = True) -> dict[str, t.Any]:
         """Reassemble every root record of a stream from the normalized tables, by `_sdc_id`.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing as t
 
-from target_sqlite_archive import normalize
+from target_sqlite_archive import codec, normalize
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -40,10 +40,14 @@ _CHILD_META_DDL = (
     "_sdc_id TEXT NOT NULL, _sdc_root_id TEXT NOT NULL, _sdc_parent_id TEXT NOT NULL, "
     "_sdc_position INTEGER NOT NULL, _sdc_deleted_at TEXT"
 )
-#: The archive's format, in `PRAGMA user_version` and per table in `_archive_tables.format`:
-#: 0 was the first release (no primary keys, every child table created); 1 has keys, links,
-#: tombstone columns, tables created with their first row, and full-text indexes.
-FORMAT = 1
+#: The archive's format, in `PRAGMA user_version`: 0 was the first release (no primary keys,
+#: every child table created); 1 has keys, links, tombstone columns, tables created with their
+#: first row, and full-text indexes; 2 names each raw version's codec (`_archive_raw.codec`:
+#: zstd rows beside the older zlib ones).
+FORMAT = 2
+#: The data tables' layout, per table in `_archive_tables.format`: the archive format that last
+#: changed it (format 2 changed only `_archive_raw`, so format-1 tables are not rebuilt).
+TABLE_FORMAT = 1
 #: Column kind of a child table's copy of one of its root's key properties.
 KEY = "key"
 
@@ -85,7 +89,8 @@ CREATE TABLE IF NOT EXISTS {RAW} (
     received_at TEXT NOT NULL,
     table_version INTEGER,
     sha BLOB NOT NULL,
-    raw BLOB NOT NULL
+    raw BLOB NOT NULL,
+    codec TEXT NOT NULL DEFAULT 'zlib'
 );
 CREATE INDEX IF NOT EXISTS _archive_raw_by_key ON {RAW} (stream, record_key);
 CREATE TABLE IF NOT EXISTS {LINKS} (
@@ -114,9 +119,13 @@ INSERT_TABLE = (
 SET_TABLE_FORMAT = f"UPDATE {TABLES} SET format = ? WHERE table_name = ?"
 INSERT_COLUMN = f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)"
 INSERT_RAW = (
-    f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw, codec) "
+    f"VALUES (?, ?, ?, ?, ?, ?, '{codec.CURRENT}')"
 )
+# Format 0 -> 1: the first release's tables are format 0 (the column's default).
+ADD_TABLE_FORMAT = f"ALTER TABLE {TABLES} ADD COLUMN format INTEGER NOT NULL DEFAULT 0"
+# Format 1 -> 2: archives before the codec column hold zlib rows only: the default names them.
+ADD_RAW_CODEC = f"ALTER TABLE {RAW} ADD COLUMN codec TEXT NOT NULL DEFAULT '{codec.ZLIB}'"
 SAVE_STATE = (
     f"INSERT INTO {STATE} (id, state, committed_at) VALUES (1, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, committed_at = excluded.committed_at"
@@ -351,6 +360,6 @@ def select_children(table: str, columns: Sequence[str]) -> str:
 
 
 def select_raw(*, by_key: bool) -> str:
-    """(received_at, raw) of a stream's versions, optionally of one key, oldest first."""
+    """(received_at, codec, raw) of a stream's versions, optionally of one key, oldest first."""
     key = " AND record_key = ?" if by_key else ""
-    return f"SELECT received_at, raw FROM {RAW} WHERE stream = ?{key} ORDER BY version_id"
+    return f"SELECT received_at, codec, raw FROM {RAW} WHERE stream = ?{key} ORDER BY version_id"

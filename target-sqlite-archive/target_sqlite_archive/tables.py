@@ -3,7 +3,7 @@
 Runs the DDL that sql.py writes, inside the writer's transaction, on what the catalog names:
 - a root table is created with its stream's first batch, a child table with its first row;
   the catalog records every table and column before that;
-- a table of an older archive format (see `sql.FORMAT`) is rebuilt in place when its stream
+- a table of an older layout (see `sql.TABLE_FORMAT`) is rebuilt in place when its stream
   next comes (its SCHEMA is enough): the views and triggers that name it are dropped and
   recreated around the rebuild, and its full-text index is rebuilt from the new table.
 """
@@ -20,7 +20,7 @@ import typing as t
 from target_sqlite_archive import sql
 from target_sqlite_archive.catalog import Catalog, NewColumn, TableInfo
 from target_sqlite_archive.normalize import TEXT, dumps, search_text
-from target_sqlite_archive.sql import FORMAT, KEY, quote
+from target_sqlite_archive.sql import KEY, TABLE_FORMAT, quote
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,7 +71,7 @@ class Tables:
                 )
                 self._record(info, columns)
             else:
-                if info.created and info.format < FORMAT:
+                if info.created and info.format < TABLE_FORMAT:
                     self._rebuild(info, keys, hints)
                 new = info.new_columns(table)
                 if info.created:
@@ -84,7 +84,7 @@ class Tables:
         for info in self.catalog.of_stream(stream):
             # Child tables of the stream's older schemas are upgraded too: every table a
             # tombstone marks has the columns it sets.
-            if info.created and info.format < FORMAT:
+            if info.created and info.format < TABLE_FORMAT:
                 self._rebuild(info, keys, hints)
         root = infos[()]
         if not root.created and rows:
@@ -168,8 +168,8 @@ class Tables:
 
     def _created(self, info: TableInfo) -> None:
         info.created = True
-        info.format = FORMAT
-        self.conn.execute(sql.SET_TABLE_FORMAT, (FORMAT, info.name))
+        info.format = TABLE_FORMAT
+        self.conn.execute(sql.SET_TABLE_FORMAT, (TABLE_FORMAT, info.name))
         if info.parent is not None:
             self._index_child(info)
         self.changed = True
@@ -226,8 +226,8 @@ class Tables:
                 # No table without data: an empty child table waits for its first row.
                 self.conn.execute(f"DROP TABLE {q}")
                 info.created = False
-                info.format = FORMAT
-                self.conn.execute(sql.SET_TABLE_FORMAT, (FORMAT, info.name))
+                info.format = TABLE_FORMAT
+                self.conn.execute(sql.SET_TABLE_FORMAT, (TABLE_FORMAT, info.name))
                 return
             self._record(info, info.new_key_columns(keys))
         dependents = self._dependents(info.name)

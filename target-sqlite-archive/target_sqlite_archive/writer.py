@@ -16,6 +16,7 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import decode
+from target_sqlite_archive.codec import compressor
 from target_sqlite_archive.store import ArchiveStore
 
 if t.TYPE_CHECKING:
@@ -37,6 +38,7 @@ def main() -> None:
     except EOFError:
         return
     store: ArchiveStore | None = None
+    compress = compressor(settings.compression_level)
     plans: dict[int, TablePlan] = {}
     try:
         while True:
@@ -57,7 +59,7 @@ def main() -> None:
                         full_text_search=settings.full_text_search,
                         indexes=settings.indexes,
                     )
-                marked = commit(store, plans, decode(message, settings.compression_level))
+                marked = commit(store, plans, decode(message, compress))
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
                 return

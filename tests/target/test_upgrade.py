@@ -42,7 +42,8 @@ def _new_messages() -> list[dict]:
 
 def _assert_upgraded(database: Path, before: dict[str, object]) -> None:
     db = sqlite3.connect(database)
-    assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    # Format 0 -> 2 in one opening: the catalog's format column and the raw codec column.
+    assert db.execute("PRAGMA user_version").fetchone() == (2,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     primary = {
         t: [
