@@ -1,19 +1,24 @@
 """The one writer: a separate process commits each batch; this process then passes its state on.
 
-Why a process: in Python 3.11 threads share one GIL, and neither zlib nor sqlite3's
+Why a process: in Python 3.11 threads share one GIL, and neither compression nor sqlite3's
 parameter binding runs without it, so a writer thread only took turns with the reading thread
 (measured: no gain). The writer process commits batch N on the second core while this process
-reads, validates, normalizes and compresses batch N+1.
+reads, validates, normalizes and compresses the batches after it.
 
-Why state stays safe: a job is sent only after the previous one's reply, so one batch at most
-is in flight; its state is written to stdout by this process only after the writer replied
-that the transaction holding the records, their raw versions and that state is COMMITted. A
-killed run loses at most the batch being written and the one being read, whose states were
-never emitted. If this process dies, the writer sees its pipe close and stops (writer.py).
+Why two jobs in flight: with one, each side waited whenever its counterpart's batch happened
+to take longer; with two, this process reads batch N+2 while the writer commits N and N+1
+waits in the writer's queue (ANALYSIS.md has the figures).
+
+Why state stays safe: replies come in the order the jobs were sent, and a job's state is
+written to stdout by this process only after the writer replied that the transaction holding
+the records, their raw versions and that state is COMMITted. A killed run loses at most the
+two jobs in flight and the batch being read, none of whose states was ever emitted. If this
+process dies, the writer sees its pipe close and stops (writer.py).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -33,13 +38,28 @@ if t.TYPE_CHECKING:
     from target_sqlite_archive.normalize import TablePlan
 
 
+#: Jobs with records sent and not yet replied to, at most; the next waits for a reply. (Jobs
+#: of a state or an activation alone are not counted: they hold nothing to lose.)
+MAX_IN_FLIGHT = 2
+
+
 class WriterStopped(RuntimeError):
     """The writer process ended without replying."""
 
 
+class _Sent(t.NamedTuple):
+    """What is left of a sent job until its reply: its records are the writer's now."""
+
+    records: int
+    streams: int
+    activate: tuple[str, int] | None
+    state: t.Any
+    sent_at: float
+
+
 class Committer:
-    """The target's end of the writer process: one job in flight, its state emitted after
-    COMMIT."""
+    """The target's end of the writer process: up to MAX_IN_FLIGHT jobs sent, each one's
+    state emitted after its COMMIT, in order."""
 
     def __init__(self, settings: StoreSettings, logger: logging.Logger) -> None:
         self._settings = settings
@@ -47,44 +67,65 @@ class Committer:
         self._send: Connection | None = None
         self._receive: Connection | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._in_flight: Job | None = None
-        self._sent_at = 0.0
+        # Jobs sent and not yet replied to, oldest first.
+        self._in_flight: collections.deque[_Sent] = collections.deque()
         # Plans the writer knows, by id; kept referenced so that an id is never reused.
         self._plans: dict[int, TablePlan] = {}
         self._compress = compressor(settings.compression_level)
 
-    def submit(self, job: Job) -> None:
-        """Send a job once the previous one is committed (and its state emitted)."""
-        self._collect()
+    def submit(self, job: Job, *, wait: bool = False) -> None:
+        """Send a job once fewer than MAX_IN_FLIGHT are uncommitted (their states emitted).
+
+        `wait`: a job without records also waits for its own COMMIT and every one before,
+        so that its state goes out now (the caller says so when no input is waiting).
+        """
         if self._process is None:
             self._start()
         assert self._send is not None
-        message = encode(job, self._plans, self._compress)
+        # Encoded before waiting for a free slot: that work overlaps the writer's.
+        # marshal, not pickle: the rows hold only built-in types, and it dumps them in half
+        # the time; both ends are the same interpreter.
+        message = marshal.dumps(encode(job, self._plans, self._compress))
+        while self.in_flight >= MAX_IN_FLIGHT:
+            self._collect()
         try:
-            # marshal, not pickle: the rows hold only built-in types, and it dumps them in
-            # half the time; both ends are the same interpreter.
-            self._send.send_bytes(marshal.dumps(message))
+            self._send.send_bytes(message)
         except OSError as exc:
             raise WriterStopped(self._stopped_message()) from exc
-        self._in_flight, self._sent_at = job, time.perf_counter()
-        if not job.batches:
-            # Only a state (or an activation): nothing to overlap, pass the state on now.
-            self._collect()
+        records = sum(len(b.entries) for b in job.batches)
+        sent = _Sent(records, len(job.batches), job.activate, job.state, time.perf_counter())
+        self._in_flight.append(sent)
+        if records:
+            self._logger.info(
+                "Sent %d records of %d streams to the writer (%d jobs in flight)",
+                records,
+                len(job.batches),
+                self.in_flight,
+            )
+        if wait and not job.batches:
+            # Only a state (or an activation) and nothing to read meanwhile: pass the state
+            # on now (after the jobs before it: replies come in order).
+            self._collect_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs with records sent whose COMMIT has not been read yet."""
+        return sum(1 for sent in self._in_flight if sent.records)
 
     def poll(self) -> None:
-        """Pass on the in-flight job's state if it is committed already (never waits)."""
+        """Pass on the states of the jobs committed already (never waits)."""
         receive = self._receive
-        if self._in_flight is not None and receive is not None and receive.poll():
+        while self._in_flight and receive is not None and receive.poll():
             self._collect()
 
     def settle(self) -> None:
-        """Wait until the submitted job is committed, and pass its state on."""
-        self._collect()
+        """Wait until every submitted job is committed, and pass their states on."""
+        self._collect_all()
 
     def close(self) -> None:
-        """Finish the submitted job, then stop the writer."""
+        """Finish the submitted jobs, then stop the writer."""
         try:
-            self._collect()
+            self._collect_all()
         finally:
             if self._send is not None:
                 with contextlib.suppress(OSError):  # the writer may be gone already
@@ -123,25 +164,29 @@ class Committer:
             "last batch: see its error above. Everything committed before is intact."
         )
 
+    def _collect_all(self) -> None:
+        while self._in_flight:
+            self._collect()
+
     def _collect(self) -> None:
-        job, self._in_flight = self._in_flight, None
-        if job is None:
-            return
+        """Wait for the oldest job's reply and pass its state on."""
+        job = self._in_flight.popleft()
         assert self._receive is not None
         try:
             status, detail = self._receive.recv()
         except (EOFError, OSError) as exc:
+            self._in_flight.clear()  # never committed: their states are never emitted
             raise WriterStopped(self._stopped_message()) from exc
         if status == "error":
+            self._in_flight.clear()  # the writer stopped at this job: the later ones are lost
             raise detail
         marked = detail
-        records = sum(len(b.entries) for b in job.batches)
-        if records:
+        if job.records:
             self._logger.info(
                 "Committed %d records of %d streams in %.3f s",
-                records,
-                len(job.batches),
-                time.perf_counter() - self._sent_at,
+                job.records,
+                job.streams,
+                time.perf_counter() - job.sent_at,
             )
         if job.activate is not None:
             self._logger.info(

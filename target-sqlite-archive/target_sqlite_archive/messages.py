@@ -12,6 +12,7 @@ import json
 import json.decoder
 import json.scanner
 import re
+import select
 import typing as t
 from collections import Counter
 from json.decoder import JSONDecodeError
@@ -159,6 +160,22 @@ class RawRecordReader(SingerReader):
 
     raw_record: str | None = None
     line_number = 0  # of the line being processed, from 1
+    _input: t.IO[str] | None = None
+
+    def input_waiting(self) -> bool:
+        """Whether more input can be read at once (False when unknown, e.g. a StringIO).
+
+        Lines already in the stream's own buffer are not seen: then it says False, and the
+        caller merely waits where it need not have.
+        """
+        try:
+            fileno = self._input.fileno() if self._input is not None else -1
+        except (OSError, ValueError):  # no file descriptor behind it, or closed
+            return False
+        if fileno < 0:
+            return False
+        readable, _writable, _errors = select.select([fileno], [], [], 0)
+        return bool(readable)
 
     @override
     def process_lines(
@@ -171,8 +188,9 @@ class RawRecordReader(SingerReader):
         deserialize = self.deserialize_json
         get_callback = callbacks.get
         self.line_number = 0
+        self._input = file_input or self.default_input
         try:
-            for line in file_input or self.default_input:
+            for line in self._input:
                 self.line_number += 1
                 message = deserialize(line)
                 message_type = message.get("type")

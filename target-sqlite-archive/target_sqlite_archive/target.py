@@ -402,10 +402,15 @@ class TargetSqliteArchive(Target):
             # A copy: the writer emits it later, whatever happens to the latest state here.
             state=copy.deepcopy(state) if new_state else None,
         )
+        # A job without records waits for its COMMIT (so its state goes out now) only when
+        # no input is waiting; otherwise its state is passed on at a later poll, and the jobs
+        # in flight keep the writer busy meanwhile.
+        reader = self.message_reader
+        waiting = isinstance(reader, RawRecordReader) and reader.input_waiting()
         self._committing = True
         try:
             with self._archive_errors():
-                self.committer.submit(job)
+                self.committer.submit(job, wait=not waiting)
         finally:
             self._committing = False
         # Sinks replaced by a schema change are empty now: they are done.

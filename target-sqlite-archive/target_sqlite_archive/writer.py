@@ -1,17 +1,23 @@
 """The archive writer process: `python -m target_sqlite_archive.writer` (started by committer.py).
 
 Reads messages on stdin: first the StoreSettings (pickled), then one job per message
-(marshalled, see batch.py), each written in one transaction; after each COMMIT it replies
-("ok", rows marked deleted) on stdout, or ("error", exception) and stops. It ends when stdin
-closes: when the target finishes, or dies.
+(marshalled, see batch.py), each written in one transaction, in the order sent; after each
+COMMIT it replies ("ok", rows marked deleted) on stdout, or ("error", exception) and stops. It
+ends when stdin closes: when the target finishes, or dies.
+
+A thread reads the pipe while the main thread commits: the target may send a second job
+before the first is committed (committer.MAX_IN_FLIGHT), and a job is far larger than a pipe's
+buffer, so without it the target would block in its send until this process read again.
 """
 
 from __future__ import annotations
 
 import gc
 import marshal
+import queue
 import signal
 import sys
+import threading
 import typing as t
 from multiprocessing.connection import Connection
 
@@ -37,16 +43,19 @@ def main() -> None:
         settings: StoreSettings = receive.recv()
     except EOFError:
         return
+    # Bounded by the target: it never has more than MAX_IN_FLIGHT jobs unanswered.
+    inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    threading.Thread(target=_read_jobs, args=(receive, inbox), daemon=True).start()
     store: ArchiveStore | None = None
     compress = compressor(settings.compression_level)
     plans: dict[int, TablePlan] = {}
     try:
         while True:
-            try:
-                # Trusted input: our own parent process, over a private pipe.
-                message = marshal.loads(receive.recv_bytes())  # noqa: S302
-            except (EOFError, OSError):
-                return  # the target is gone: nothing more will come
+            data = inbox.get()
+            if data is None:
+                return  # the target is done, or gone: nothing more will come
+            # Trusted input: our own parent process, over a private pipe.
+            message = marshal.loads(data)  # noqa: S302
             if message is None:  # the target is done
                 return
             try:
@@ -71,6 +80,15 @@ def main() -> None:
     finally:
         if store is not None:
             store.close()
+
+
+def _read_jobs(receive: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
+    """Move each message from the pipe to `inbox` as it arrives; None when the pipe closes."""
+    try:
+        while True:
+            inbox.put(receive.recv_bytes())
+    except (EOFError, OSError):
+        inbox.put(None)
 
 
 def commit(store: ArchiveStore, plans: dict[int, TablePlan], job: WriteJob) -> int:

@@ -1,10 +1,14 @@
 """Kill -9 the CLI mid-stream: every state it emitted is covered by committed data, and the
-archive's own state is the last one emitted (or one committed just before the kill)."""
+archive's own state is the last one emitted (or one committed just before the kill); also
+with two jobs in flight to a writer that cannot commit them."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -41,15 +45,23 @@ def _feed(pipe: t.IO[str]) -> None:
         pass  # the target was killed, as intended
 
 
-def _start_target(database: Path, *, batch_size_rows: int) -> subprocess.Popen[str]:
+def _start_target(
+    database: Path,
+    *,
+    batch_size_rows: int,
+    stderr: t.IO[str] | int = subprocess.DEVNULL,
+    **settings: t.Any,
+) -> subprocess.Popen[str]:
     """The target's CLI on `database`, fed through its stdin, states read from its stdout."""
     config = database.with_name("config.json")
-    config.write_text(json.dumps({"database": str(database), "batch_size_rows": batch_size_rows}))
+    config.write_text(
+        json.dumps({"database": str(database), "batch_size_rows": batch_size_rows, **settings})
+    )
     return subprocess.Popen(
         [sys.executable, "-c", CLI, "--config", str(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
     )
 
@@ -108,3 +120,84 @@ def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> 
     assert process.returncode == 0
     assert [json.loads(line) for line in out.splitlines()] == [{"s": 79}]
     assert rows(database, "SELECT count(*) FROM s") == [(80,)]
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _wait_for(condition: t.Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _uncommitted_jobs(log: Path) -> int:
+    text = log.read_text()
+    return text.count("| Sent ") - text.count("| Committed ")
+
+
+def _quiet(log: Path, seconds: float = 2.0) -> bool:
+    """The log has not grown for `seconds`: the target is blocked."""
+    size = log.stat().st_size
+    time.sleep(seconds)
+    return log.stat().st_size == size
+
+
+def test_two_jobs_in_flight_when_killed_emit_no_state_beyond_the_committed(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "archive.sqlite"
+    log = tmp_path / "target.log"
+    with log.open("w") as stderr:
+        process = _start_target(
+            database, batch_size_rows=2000, stderr=stderr, busy_timeout_seconds=120
+        )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    threading.Thread(target=_feed, args=(process.stdin,), daemon=True).start()
+    emitted: list[t.Any] = []
+    stdout = process.stdout
+
+    def read_states() -> None:
+        emitted.extend(json.loads(line) for line in stdout)
+
+    reader = threading.Thread(target=read_states, daemon=True)
+    reader.start()
+    writer = None
+    blocker = sqlite3.connect(database, timeout=60, isolation_level=None)
+    try:
+        _wait_for(lambda: len(emitted) >= 2, "the first commits")
+        [writer] = _children(process.pid)
+        # Another connection takes the write lock between two of the writer's transactions:
+        # nothing more commits. The writer still reads its input, so the target goes on
+        # until two jobs wait for their COMMIT, then blocks sending the third (reading, on
+        # the way, the replies of the jobs committed before the lock).
+        blocker.execute("BEGIN IMMEDIATE")
+        _wait_for(lambda: _uncommitted_jobs(log) == 2 and _quiet(log), "two jobs in flight")
+        states_at_kill = len(emitted)
+    finally:
+        process.kill()
+        if writer is not None:
+            os.kill(writer, signal.SIGKILL)
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+        blocker.rollback()
+        blocker.close()
+
+    assert len(emitted) == states_at_kill
+    committed_ids = {row[0] for row in rows(database, "SELECT id FROM s")}
+    sent = sum(int(n) for n in re.findall(r"Sent (\d+) records", log.read_text()))
+    assert sent - len(committed_ids) >= 2 * 2000, "two jobs were sent and never committed"
+    assert committed_ids == set(range(len(committed_ids)))
+    assert emitted
+    for state in emitted:
+        # State {"s": n} was sent after record n: records 0..n must all be committed.
+        assert set(range(state["s"] + 1)) <= committed_ids
+    with opened(database) as store:
+        assert store.load_state()["s"] >= emitted[-1]["s"]
