@@ -74,13 +74,18 @@ def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
     feeder = threading.Thread(target=_feed, args=(process.stdin,), daemon=True)
     feeder.start()
     emitted = []
+    writers: list[int] = []
     for line in process.stdout:
         emitted.append(json.loads(line))
         if len(emitted) >= STATES_BEFORE_KILL:
+            writers = _children(process.pid)
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=30)
     feeder.join(timeout=30)
+    # The writer finishes the transaction it is in (it sees the target gone when it replies):
+    # the archive is read once it has stopped, so both reads below see the same commits.
+    _wait_for(lambda: not any(_alive(pid) for pid in writers), "the writer to stop")
     assert process.returncode == -signal.SIGKILL
     assert len(emitted) == STATES_BEFORE_KILL
 
@@ -128,6 +133,15 @@ def _children(pid: int) -> list[int]:
         for task in Path(f"/proc/{pid}/task").iterdir()
         for child in (task / "children").read_text().split()
     ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        status = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return not status.startswith("Z")  # a zombie has stopped
 
 
 def _wait_for(condition: t.Callable[[], bool], what: str, timeout: float = 60.0) -> None:
