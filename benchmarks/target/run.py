@@ -121,7 +121,7 @@ def _inputs(contacts: int, conversations: int, parts: int) -> dict[str, tuple[Pa
 _PROFILE_WRITER: dict[str, t.Any] = {}
 
 
-def _inline_submit(self: committer.Committer, job: batch.Job) -> None:
+def _inline_submit(self: committer.Committer, job: batch.Job, *, wait: bool = False) -> None:
     # cProfile sees only its own process: the profile does the writer process's work inline,
     # so every cost appears in one single-process profile.
     if "store" not in _PROFILE_WRITER:

@@ -56,10 +56,10 @@ DELETED_AT = "_sdc_deleted_at"
 MERGED_INTO = "_sdc_merged_into_id"
 TOMBSTONE_FIELDS = frozenset({DELETED_AT, MERGED_INTO})
 
-_EMPTY: dict[str, t.Any] = {}
+EMPTY: dict[str, t.Any] = {}
 _TAG = re.compile(r"<[^>]*>")
 # Values sqlite3 binds natively; anything else is coerced (only possible with validation off).
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def dumps(value: t.Any) -> str:
@@ -95,6 +95,9 @@ class TablePlan:
     # Extraction tree: entries (name, code, sub) in column order; compiled into `flatten`.
     node: list[tuple[str, int, t.Any]] = field(default_factory=list)
     flatten: Flatten = field(default=lambda _obj: ([], ()))
+    # The same extraction with the record's validation in the same pass (checked.py), when
+    # the schema allows it.
+    checked: Flatten | None = None
     # Unambiguous label of this table inside the record, mixed into child row ids.
     label: str = ""
     # The stream schema the plan was built from (on the root plan): rebuilds it elsewhere.
@@ -231,14 +234,14 @@ def _compile_array(parent: TablePlan, schema: dict[str, t.Any], rel_path: Path) 
     return child
 
 
-def _coerce(value: t.Any) -> t.Any:
+def coerce(value: t.Any) -> t.Any:
     """A bindable form of a value whose type the schema did not promise (validation off)."""
     if isinstance(value, dict | list):
         return dumps(value)
     return str(value)
 
 
-def _json(value: t.Any) -> str | None:
+def json_text(value: t.Any) -> str | None:
     return None if value is None else dumps(value)
 
 
@@ -273,10 +276,10 @@ def _compile_flatten(table: TablePlan) -> Flatten:
     emit(table.node, "g0")
     lines.append(f"    return [{', '.join(values)}], ({''.join(a + ', ' for a in arrays)})")
     namespace: dict[str, t.Any] = {
-        "_EMPTY": _EMPTY,
-        "_PLAIN": _PLAIN,
-        "_coerce": _coerce,
-        "_json": _json,
+        "_EMPTY": EMPTY,
+        "_PLAIN": PLAIN,
+        "_coerce": coerce,
+        "_json": json_text,
     }
     exec(compile("\n".join(lines), f"<flatten {table.label}>", "exec"), namespace)  # noqa: S102
     return t.cast("Flatten", namespace["flatten"])
@@ -296,40 +299,52 @@ ChildRows = dict[Path, list[tuple[t.Any, ...]]]
 
 
 def normalize(
-    plan: TablePlan, record: dict[str, t.Any], root_id: str, children_out: ChildRows
+    plan: TablePlan,
+    record: dict[str, t.Any],
+    root_id: str,
+    children_out: ChildRows,
+    *,
+    checked: bool = False,
 ) -> list[t.Any]:
     """The root row's column values (in `plan.columns` order) of one record.
 
     Child rows are appended to `children_out[child.path]` as
-    `(_sdc_id, _sdc_root_id, _sdc_parent_id, _sdc_position, *values)`.
+    `(_sdc_id, _sdc_root_id, _sdc_parent_id, _sdc_position, *values)`. `checked`: the
+    record is validated in the same pass (checked.py's functions; raises InvalidValue).
     """
-    values, arrays = plan.flatten(record)
+    flatten = plan.checked if checked else plan.flatten
+    assert flatten is not None
+    values, arrays = flatten(record)
     if arrays:
-        _normalize_children(plan, arrays, root_id, root_id, children_out)
+        normalize_children(plan, arrays, root_id, root_id, children_out, checked=checked)
     for path in plan.search:
         values.append(search_text(value_at(record, path)))
     return values
 
 
-def _normalize_children(
+def normalize_children(
     table: TablePlan,
     arrays: tuple[t.Any, ...],
     root_id: str,
     parent_id: str,
     out: ChildRows,
+    *,
+    checked: bool = False,
 ) -> None:
+    """Rows of `table`'s child tables from their arrays (`checked`: each item validated)."""
     for child, items in zip(table.children, arrays, strict=True):
         if items.__class__ is not list or not items:
             continue
         rows = out.setdefault(child.path, [])
         label = child.label
-        flatten = child.flatten
+        flatten = child.checked if checked else child.flatten
+        assert flatten is not None
         for position, item in enumerate(items):
             row_id = child_row_id(parent_id, label, position)
             values, nested = flatten(item)
             rows.append((row_id, root_id, parent_id, position, *values))
             if nested:
-                _normalize_children(child, nested, root_id, row_id, out)
+                normalize_children(child, nested, root_id, row_id, out, checked=checked)
 
 
 def _set_path(obj: dict[str, t.Any], path: Path, value: t.Any) -> None:

@@ -10,6 +10,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, Sink
 from typing_extensions import override
 
 from target_sqlite_archive.batch import Entry, StreamBatch, canonical_sha, new_row_id, utc_now
+from target_sqlite_archive.checked import compile_checked
 from target_sqlite_archive.hints import stream_hints
 from target_sqlite_archive.normalize import (
     DELETED_AT,
@@ -87,6 +88,10 @@ class ArchiveSink(Sink):
         # stream's tables of an older archive format (they need the schema's keys).
         self.handed_over = False
         self._keys = tuple(self.key_properties)
+        # Validation and flattening in one pass when the compiled validator validates.
+        self._one_pass = isinstance(self._validator, CompiledValidator) and compile_checked(
+            self.plan, self.schema
+        )
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -105,6 +110,23 @@ class ArchiveSink(Sink):
         self, record: dict[str, t.Any], raw: str, version: int | None, received_at: str
     ) -> None:
         """Validate and queue one record (the target's lean path for RECORD messages)."""
+        keys = self._keys
+        if (
+            self._one_pass
+            and all(key in record for key in keys)
+            and record.get(DELETED_AT).__class__ is not str  # tombstones: the path below
+        ):
+            row_id = dumps([record[k] for k in keys]) if keys else new_row_id()
+            children: ChildRows = {}
+            try:
+                values = normalize(self.plan, record, row_id, children, checked=True)
+            except InvalidValue:
+                pass  # invalid: the separate passes below say why, and log or raise it
+            else:
+                sha = canonical_sha(record)
+                self.pending.append(Entry(row_id, sha, raw, version, received_at, values, children))
+                self.tally_record_read()
+                return
         if self._validator is not None:
             try:
                 self._validator.validate(record)
@@ -112,26 +134,26 @@ class ArchiveSink(Sink):
                 self.logger.exception("Record validation failed")
                 if self.fail_on_record_validation_exception:
                     raise
-        for key in self._keys:
+        for key in keys:
             if key not in record:
                 msg = (
                     f"Record is missing one or more key_properties.\n"
-                    f"Key Properties: {list(self._keys)}, Record Keys: {list(record)}"
+                    f"Key Properties: {list(keys)}, Record Keys: {list(record)}"
                 )
                 raise MissingKeyPropertiesError(msg)
         # Normalized here, in the reading process, so the record dict can go at once and the
         # writer process only writes.
-        row_id = dumps([record[k] for k in self._keys]) if self._keys else new_row_id()
+        row_id = dumps([record[k] for k in keys]) if keys else new_row_id()
         sha = canonical_sha(record)
         deleted_at = record.get(DELETED_AT)
-        if deleted_at.__class__ is str and self._keys:
+        if deleted_at.__class__ is str and keys:
             # A tombstone: the row is marked, its data left as it was (store.py).
             merged = record.get(MERGED_INTO)
             entry = Entry(row_id, sha, raw, version, received_at, [], {}, deleted_at, merged)
             self.pending.append(entry)
             self.tally_record_read()
             return
-        children: ChildRows = {}
+        children = {}  # an invalid record's rows cut by the one pass are dropped
         values = normalize(self.plan, record, row_id, children)
         self.pending.append(Entry(row_id, sha, raw, version, received_at, values, children))
         self.tally_record_read()

@@ -49,25 +49,25 @@ _TYPE_TESTS = {
 }
 
 
-def _known(schema: t.Any) -> bool:
+def known(schema: t.Any) -> bool:
     """Whether a schema uses only keywords this compiler implements; `x-` keywords are
     annotations for targets (see hints.py), which never constrain a value."""
     return isinstance(schema, dict) and all(k in _KNOWN or k.startswith("x-") for k in schema)
 
 
-def _type_test(types: list[str], value: str, cls: str) -> str:
+def type_test(types: list[str], value: str, cls: str) -> str:
     return " or ".join(f"({_TYPE_TESTS[n].format(v=value, c=cls)})" for n in types) or "False"
 
 
-_MISSING = object()
+MISSING = object()
 
 
 class InvalidValue(ValueError):
     """A value does not match the schema; the message says where and what."""
 
 
-class _Unsupported(Exception):
-    pass
+class Unsupported(Exception):
+    """A keyword or form this module does not compile."""
 
 
 Validate = t.Callable[[t.Any], None]
@@ -76,15 +76,15 @@ Validate = t.Callable[[t.Any], None]
 def compile_validator(schema: t.Any) -> Validate | None:
     """A function raising InvalidValue for invalid records, or None if the schema uses a
     keyword this module does not implement."""
-    compiler = _Compiler()
+    compiler = Compiler()
     try:
         entry = compiler.function(schema, "data")
-    except _Unsupported:
+    except Unsupported:
         return None
     namespace: dict[str, t.Any] = {
-        "_MISSING": _MISSING,
+        "_MISSING": MISSING,
         "_Decimal": Decimal,
-        "_invalid": _invalid,
+        "_invalid": invalid,
         **compiler.constants,
     }
     source = "\n".join(compiler.lines)
@@ -92,24 +92,24 @@ def compile_validator(schema: t.Any) -> Validate | None:
     return t.cast("Validate", namespace[entry])
 
 
-def _invalid(where: str, expected: str, value: t.Any) -> InvalidValue:
+def invalid(where: str, expected: str, value: t.Any) -> InvalidValue:
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return InvalidValue(f"{where} must be {expected}, not {shown}")
 
 
-def _types(schema: dict[str, t.Any]) -> list[str] | None:
+def types_of(schema: dict[str, t.Any]) -> list[str] | None:
     declared = schema.get("type")
     if declared is None:
         return None
     names = [declared] if isinstance(declared, str) else declared
     if not isinstance(names, list) or any(n not in _TYPE_TESTS for n in names):
-        raise _Unsupported
+        raise Unsupported
     return names
 
 
-class _Compiler:
+class Compiler:
     """Emits one function per object or array schema (so no function nests deeply)."""
 
     def __init__(self) -> None:
@@ -121,6 +121,12 @@ class _Compiler:
         self._count += 1
         return f"{prefix}{self._count}"
 
+    def constant(self, prefix: str, value: t.Any) -> str:
+        """The name of a new module-level constant of the generated code."""
+        name = self._name(prefix)
+        self.constants[name] = value
+        return name
+
     def function(self, schema: t.Any, where: str) -> str:
         """Name of a generated function checking a value against `schema`."""
         name = self._name("_check")
@@ -129,12 +135,12 @@ class _Compiler:
         return name
 
     def _checks(self, schema: t.Any, where: str) -> list[str]:
-        if not _known(schema):
-            raise _Unsupported
+        if not known(schema):
+            raise Unsupported
         lines = []
-        types = _types(schema)
+        types = types_of(schema)
         if types is not None:
-            test = _type_test(types, "v", "c")
+            test = type_test(types, "v", "c")
             expected = " or ".join(types) or "nothing"
             lines += [
                 f"    if not ({test}):",
@@ -144,14 +150,14 @@ class _Compiler:
         required = schema.get("required", [])
         additional = schema.get("additionalProperties", True)
         if not isinstance(properties, dict) or not isinstance(required, list):
-            raise _Unsupported
+            raise Unsupported
         if additional not in (True, False, {}):
-            raise _Unsupported  # a schema for extra properties: left to fastjsonschema
+            raise Unsupported  # a schema for extra properties: left to fastjsonschema
         if properties or required or additional is False:
             lines.append("    if c is dict:")
             for key in required:
                 if not isinstance(key, str):
-                    raise _Unsupported
+                    raise Unsupported
                 expected = f"an object with {key!r}"
                 lines += [
                     f"        if {key!r} not in v:",
@@ -161,10 +167,9 @@ class _Compiler:
                 lines.append("        g = v.get")
             for key, sub in properties.items():
                 lines.append(f"        x = g({key!r}, _MISSING)")
-                lines += self._check_value(sub, f"{where}.{key}", "        ")
+                lines += self.check_value(sub, f"{where}.{key}", "        ")
             if additional is False:
-                allowed = self._name("_KEYS")
-                self.constants[allowed] = frozenset(properties)
+                allowed = self.constant("_KEYS", frozenset(properties))
                 lines += [
                     f"        if not v.keys() <= {allowed}:",
                     f"            raise _invalid({where!r}, 'without undeclared properties', v)",
@@ -172,18 +177,18 @@ class _Compiler:
         if "items" in schema:
             items = schema["items"]
             if not isinstance(items, dict):
-                raise _Unsupported  # tuple validation
-            item_checks = self._check_value(items, f"{where}[]", "            ", always=True)
+                raise Unsupported  # tuple validation
+            item_checks = self.check_value(items, f"{where}[]", "            ", always=True)
             if item_checks:
                 lines += ["    if c is list:", "        for x in v:", *item_checks]
         return lines
 
-    def _check_value(
+    def check_value(
         self, schema: t.Any, where: str, indent: str, *, always: bool = False
     ) -> list[str]:
         """Lines checking the local `x` (skipped when it is _MISSING, unless `always`)."""
-        if not _known(schema):
-            raise _Unsupported
+        if not known(schema):
+            raise Unsupported
         guard = [] if always else [f"{indent}if x is not _MISSING:"]
         inner = indent if always else indent + "    "
         nested = {"properties", "required", "items"} & set(schema) or (
@@ -191,10 +196,10 @@ class _Compiler:
         )
         if nested:
             return [*guard, f"{inner}{self.function(schema, where)}(x)"]
-        types = _types(schema)
+        types = types_of(schema)
         if types is None:
             return []  # any value
-        test = _type_test(types, "x", "k")
+        test = type_test(types, "x", "k")
         expected = " or ".join(types) or "nothing"
         return [
             *guard,
