@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import typing as t
 import zlib
 from pathlib import Path
 
@@ -18,6 +19,22 @@ from target_sqlite_archive.codec import decompress
 from tests.target.harness import opened, record, rows, run, schema
 
 PROPERTIES = {"id": {"type": "integer"}, "name": {"type": "string"}}
+README = Path(__file__).resolve().parents[2] / "target-sqlite-archive" / "README.md"
+
+
+def readme_raw_texts(database: Path, stream: str) -> list[str]:
+    """The texts the README's recipe for reading raw versions gives, run as it is written
+    (its file name and stream replaced)."""
+    after = README.read_text().split("Reading raw versions back (Python)", 1)[1]
+    recipe = after.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "'contacts'" in recipe
+    assert '"archive.sqlite"' in recipe
+    recipe = recipe.replace('"archive.sqlite"', repr(str(database)))
+    recipe = recipe.replace("'contacts'", "'" + stream + "'")
+    namespace: dict[str, t.Any] = {}
+    exec(compile(recipe, str(README), "exec"), namespace)  # noqa: S102
+    namespace["db"].close()
+    return t.cast("list[str]", namespace["texts"])
 
 
 def _as_previous_format(database: Path) -> None:
@@ -70,6 +87,11 @@ def test_an_archive_of_the_previous_format_is_upgraded_and_reads_back(database: 
             else zstandard.ZstdDecompressor().decompress(raw)
         )
         assert json.loads(text)["id"] == 1
+    # And the README's recipe as written reads both.
+    assert [json.loads(text)["name"] for text in readme_raw_texts(database, "s")] == [
+        "first",
+        "second",
+    ]
 
 
 def test_opening_an_upgraded_archive_again_changes_nothing(database: Path) -> None:
