@@ -7,7 +7,7 @@ archives written before the column existed hold zlib streams, and the column's d
 Why zstd: on the project's Intercom-shaped records (0.7-1.6 KB of JSON each) zstd level 1
 compresses 2.4-2.7x faster than zlib level 1 for 3-7% more bytes, and decompresses faster
 too (benchmarks/target/ANALYSIS.md has the figures). lz4 was faster still (another ~4 us a
-record) but left the raw table 25-30% larger, and the raw table is most of the file.
+record) but left the raw table 26-36% larger, and the raw table is most of the file.
 """
 
 from __future__ import annotations
