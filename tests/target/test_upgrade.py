@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tests.target.harness import lines, opened, record, rows, run
+from tests.target.test_codec import readme_raw_texts
 from tests.target.test_intercom_shapes import a_conversation, schema_message
 from tests.target.test_kill import CLI
 
@@ -141,3 +142,64 @@ def test_a_kill_mid_upgrade_leaves_the_old_or_the_new_archive(tmp_path: Path) ->
                 assert now["records"][stream][key] == value  # type: ignore[index]
     run(database, _new_messages())
     _assert_upgraded(database, before)
+
+
+FORMAT1 = FIXTURE.with_name("format1.sqlite")
+
+
+def _data_tables(database: Path) -> dict[str, str]:
+    """Each data table's SQL, by name (what a rebuild would change)."""
+    db = sqlite3.connect(database)
+    try:
+        return dict(
+            db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN "
+                "(SELECT table_name FROM _archive_tables)"
+            ).fetchall()
+        )
+    finally:
+        db.close()
+
+
+def test_an_archive_of_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    database = tmp_path / "archive.sqlite"
+    shutil.copy(FORMAT1, database)
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    assert "codec" not in {r[1] for r in db.execute("PRAGMA table_info(_archive_raw)")}
+    search = "SELECT count(*) FROM conversation_parts_fts WHERE conversation_parts_fts MATCH ?"
+    (old_hits,) = db.execute(search, ["refund"]).fetchone()
+    assert old_hits > 0
+    db.close()
+    tables = _data_tables(database)
+    before = _snapshot(database)  # opening it upgrades it: one ALTER, no table rebuilt
+    run(database, _new_messages())
+
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # The data tables kept their layout (format 1 still: none rebuilt) and their rows.
+    assert set(db.execute("SELECT DISTINCT format FROM _archive_tables")) == {(1,)}
+    db.close()
+    assert {n: s for n, s in _data_tables(database).items() if n in tables} == tables
+    # Old raw rows are zlib and say so; the new ones are zstd.
+    codecs = rows(database, "SELECT stream, codec, count(*) FROM _archive_raw GROUP BY 1, 2")
+    assert ("contacts", "zlib", 5) in codecs
+    assert ("contacts", "zstd", 1) in codecs
+    assert ("conversation_parts", "zstd", 1) in codecs
+    after = _snapshot(database)
+    for stream in STREAMS:
+        old = before["records"][stream]  # type: ignore[index]
+        assert {k: after["records"][stream][k] for k in old} == old, stream  # type: ignore[index]
+        assert after["raw"][stream][: len(before["raw"][stream])] == before["raw"][stream]  # type: ignore[index]
+    assert after["state"] == before["state"]
+    # The README's recipe reads the zlib and the zstd rows alike.
+    texts = readme_raw_texts(database, "contacts")
+    assert texts == [text for _at, text in after["raw"]["contacts"]]  # type: ignore[index]
+    assert json.loads(texts[-1])["id"] == "new-contact"
+    # The tombstone of format 1 is still one.
+    assert rows(database, "SELECT count(*) FROM contacts WHERE _sdc_deleted_at IS NOT NULL") == [
+        (1,)
+    ]
+    # The old rows' hits are still found (the new part may add one).
+    assert rows(database, search, ["refund"])[0][0] >= old_hits
