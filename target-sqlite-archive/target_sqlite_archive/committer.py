@@ -91,6 +91,9 @@ class Committer:
         try:
             self._send.send_bytes(message)
         except OSError as exc:
+            # The writer stopped: the error it replied for a job still in flight (an archive
+            # it could not open, say) is the cause to raise, not the closed pipe.
+            self._collect_all()
             raise WriterStopped(self._stopped_message()) from exc
         records = sum(len(b.entries) for b in job.batches)
         sent = _Sent(records, len(job.batches), job.activate, job.state, time.perf_counter())

@@ -76,3 +76,25 @@ def test_a_killed_writer_process_stops_the_run_with_a_clear_error(database: Path
         stored = store.load_state()
         committed = store.conn.execute("SELECT count(*) FROM s").fetchone()[0] if stored else 0
     assert (stored, committed) in ((None, 0), ({"s": 0}, 10))
+
+
+def test_the_writers_error_is_raised_when_a_later_send_meets_its_closed_pipe(
+    tmp_path: Path,
+) -> None:
+    # With two jobs in flight, the writer may reply with an error (an archive it cannot open)
+    # and stop before the next job is sent: that error is the cause, not the closed pipe.
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the archive's folder should be")
+    target = TargetSqliteArchive(config={"database": str(blocked / "a.sqlite")})
+    props = {"id": {"type": "integer"}}
+    target.process_lines(io.StringIO(lines([schema("s", props), record("s", {"id": 1})])))
+    target.commit()  # the first job: the writer fails to open the archive, replies, stops
+    writer = target.committer._process
+    assert writer is not None
+    writer.wait(timeout=30)
+    target.process_lines(io.StringIO(lines([record("s", {"id": 2})])))
+    with pytest.raises(FileExistsError) as raised:
+        target.commit()
+    # The CLI logs the first argument, which names the archive and the cause.
+    assert raised.value.args[0].startswith(f"Archive {blocked / 'a.sqlite'}: ")
+    assert "File exists" in raised.value.args[0]
