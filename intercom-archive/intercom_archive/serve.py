@@ -129,7 +129,15 @@ def _import_datasette() -> Any:
     from intercom_archive import datasette_plugin
 
     if sqlite.sqlite3 is not sqlcipher3:
-        raise ArchiveError("Datasette was imported on another SQLite binding than sqlcipher3")
+        # Other code of this process imported Datasette first, on the standard library's
+        # sqlite3: each of its modules holds that module (connect, Row, the errors it
+        # catches) as the global `sqlite3`. They all move to sqlcipher3 together.
+        for name, module in list(sys.modules.items()):
+            if (
+                name.partition(".")[0] == "datasette"
+                and getattr(module, "sqlite3", None) is sqlite3
+            ):
+                vars(module)["sqlite3"] = sqlcipher3
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin)
     return Datasette

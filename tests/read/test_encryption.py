@@ -220,3 +220,31 @@ def test_serve_opens_the_encrypted_archive_and_sigterm_leaves_nothing_behind(
     assert all(not Path(f"/proc/{child}").exists() for child in children)
     with pytest.raises(urllib.error.URLError, match="Connection refused"):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_datasette_imported_first_on_sqlite3_still_opens_it(encrypted: Synced) -> None:
+    """In one process with other Datasette users (the target's tests import it plainly)."""
+    script = (
+        "import asyncio, sys, datasette.app\n"
+        "from pathlib import Path\n"
+        "from intercom_archive import serve\n"
+        "from intercom_archive.archive import connect\n"
+        "from intercom_archive.encryption import Secret\n"
+        "path, key = Path(sys.argv[1]), Secret(sys.argv[2])\n"
+        "async def main():\n"
+        "    app = serve.datasette_app(connect(path, key=key), path, key)\n"
+        "    await app.invoke_startup()\n"
+        "    r = await app.client.get('/archive/conversation_parts.json?_search=refund')\n"
+        "    print(r.status_code, len(r.json()['rows']))\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(encrypted.database), KEY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    status, rows = result.stdout.split()
+    assert status == "200"
+    assert int(rows) > 0
