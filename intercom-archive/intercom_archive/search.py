@@ -9,7 +9,8 @@ bm25 scores of different FTS tables are not comparable (each has its own documen
 lengths), so the tables' rankings are merged by **reciprocal rank fusion**: a hit ranked r-th
 (from 1) in its own table scores 1 / (60 + r), the constant of Cormack, Clarke and Büttcher
 (2009); the merged list is ordered by that score, ties by the order of `STREAMS`. No score of
-one table is ever compared with another's.
+one table is ever compared with another's. Within a table, bm25 ranks at most the
+`CANDIDATES` most recently archived matches (see there).
 """
 
 # S608: SQL text here is built only from quoted identifiers and constants; values are bound.
