@@ -1,22 +1,18 @@
-"""TargetSqliteArchive: Singer messages in, one job per commit, state emitted only after COMMIT.
+"""TargetSqliteArchive, the SDK plugin: its settings and CLI errors, each Singer message parsed.
 
-The SDK drains one full sink at a time and emits state only at the end of the input (or
-after minutes). Here every sink is handed over as one transaction whenever one is full or a
-record has waited `batch_wait_seconds`; the latest STATE goes into that same transaction and
-is emitted only once the writer process reports its COMMIT (see committer.py). So a state
-line never runs ahead of the data, and a killed run loses at most the batches not committed.
+Each Singer message is checked and parsed here and handed to the batcher (batcher.py), which
+decides when every stream's pending records and the latest state go to the writer as one job;
+that state is emitted only once the writer reports its COMMIT (committer.py). singer-sdk's
+private message hooks are overridden in one section below, with why.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import datetime
 import difflib
 import gc
 import os
 import sys
-import threading
 import time
 import typing as t
 
@@ -28,10 +24,8 @@ from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_sqlite_archive.batch import Job, StoreSettings
-from target_sqlite_archive.committer import Committer
+from target_sqlite_archive.batcher import Batcher
 from target_sqlite_archive.encryption import ARCHIVE_ERRORS
-from target_sqlite_archive.errors import explain_archive_error
 from target_sqlite_archive.messages import RawRecordReader
 from target_sqlite_archive.normalize import dumps
 from target_sqlite_archive.settings import (
@@ -47,6 +41,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.sinks import Sink
+
+    from target_sqlite_archive.committer import Committer
 
 
 class TargetSqliteArchive(Target):
@@ -74,29 +70,9 @@ class TargetSqliteArchive(Target):
         # cycle collector rescans the pending batch over and over (~7% of the reading CPU).
         gc.set_threshold(50_000, 20, 100)
         self.max_parallelism = 1  # one SQLite connection, one writer
-        self._committer: Committer | None = None
-        self._handed_over_state: t.Any = None
-        self._pending_records = 0
-        self._first_pending_at: float | None = None
-        self._committing = False
         self._clock_ms = -1
         self._clock_text = ""
-        # The state last received, and the sinks by stream (with those a schema change
-        # replaced, until their records are handed over): kept here rather than read from the
-        # SDK's private attributes.
-        self._state: t.Any = None
-        self._sinks: dict[str, ArchiveSink] = {}
-        self._replaced: list[ArchiveSink] = []
-        self._wait_seconds = self.settings.batch_wait_seconds
-        # The timer commits a record that has waited `batch_wait_seconds` when no message
-        # comes (a live tap may be silent for hours); the lock keeps it and the message
-        # handlers from running at once.
-        self._lock = threading.RLock()
-        self._timer: threading.Timer | None = None
-        self._timer_error: BaseException | None = None
-        # A STATE equal to the last one arrived after records: it is passed on again after
-        # their commit, since it now covers them too.
-        self._state_repeated = False
+        self._batcher = Batcher(self.settings, self.logger, self._input_waiting)
 
     @property
     def settings(self) -> Settings:
@@ -180,28 +156,18 @@ class TargetSqliteArchive(Target):
             cls.logger.error("%s", message)
             sys.exit(1)
 
-    @contextlib.contextmanager
-    def _archive_errors(self) -> t.Iterator[None]:
-        try:
-            yield
-        except ARCHIVE_ERRORS as exc:
-            explain_archive_error(exc, self.settings.database, self.settings.busy_timeout_seconds)
-            raise
-
     @property
     def committer(self) -> Committer:
-        """The writer; the archive is opened on first commit (so `--about` creates no file)."""
-        if self._committer is None:
-            settings = StoreSettings(
-                self.settings.database,
-                self.settings.busy_timeout_seconds,
-                self.settings.compression_level,
-                self.settings.encryption_key,
-                self.settings.full_text_search,
-                self.settings.indexes,
-            )
-            self._committer = Committer(settings, self.logger)
-        return self._committer
+        """The writer (the batcher's); the archive is opened on first commit."""
+        return self._batcher.committer
+
+    def commit(self, activate: tuple[str, int] | None = None) -> None:
+        """Hand every pending record and the latest state to the writer as one job."""
+        self._batcher.commit(activate)
+
+    def _input_waiting(self) -> bool:
+        reader = self.message_reader
+        return isinstance(reader, RawRecordReader) and reader.input_waiting()
 
     def _received_at(self) -> str:
         # Formatting a timestamp per record is measurable: reuse it within a millisecond.
@@ -228,33 +194,16 @@ class TargetSqliteArchive(Target):
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
         assert isinstance(sink, ArchiveSink)
-        previous = self._sinks.get(stream_name)
-        if previous is not sink:
-            # A schema change: the old sink's records are handed over with the next commit.
-            if previous is not None:
-                self._replaced.append(previous)
-            self._sinks[stream_name] = sink
+        self._batcher.track(stream_name, sink)
         return sink
 
     @override
     def process_endofpipe(self) -> None:
-        with self._lock:
-            self._raise_timer_error()
-            self._cancel_timer()
-            self._end_of_pipe()
-
-    def _end_of_pipe(self) -> None:
-        self.commit()
-        if self._committer is not None:
-            with self._archive_errors():
-                self._committer.close()
-            self._committer = None
-        for sink in [*self._replaced, *self._sinks.values()]:
-            sink.clean_up()
-        self._replaced = []
+        with self._batcher.guard():
+            self._batcher.end()
 
     def _sink(self, stream_name: str) -> ArchiveSink:
-        sink = self._sinks.get(stream_name)
+        sink = self._batcher.sink(stream_name)
         if sink is None:
             msg = (
                 f"A record for stream '{stream_name}' was encountered before a corresponding "
@@ -270,8 +219,7 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
-        with self._lock:
-            self._raise_timer_error()
+        with self._batcher.guard():
             self._on_record_message(message_dict)
 
     def _on_record_message(self, message_dict: dict) -> None:
@@ -294,49 +242,19 @@ class TargetSqliteArchive(Target):
         except Exception:
             # The batches already handed over are valid and complete: commit them (and emit
             # their state) before the error ends the run.
-            self._finish_handed_over()
+            self._batcher.finish_handed_over()
             raise
-        self._pending_records += 1
-        if self._pending_records % 1024 == 0 and self._committer is not None:
-            self._committer.poll()  # pass on the state of a batch committed meanwhile
-        now = time.monotonic()
-        if self._first_pending_at is None:
-            self._first_pending_at = now
-            self._start_timer(self._wait_seconds)
-        if len(sink.pending) >= sink.max_size:
-            self.logger.info("Stream '%s' is full: committing", stream_name)
-            self.commit()
-        elif now - self._first_pending_at >= self._wait_seconds:
-            self.commit()
+        self._batcher.accepted(sink)
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
-        with self._lock:
-            self._raise_timer_error()
-            self._on_state_message(message_dict)
-
-    def _on_state_message(self, message_dict: dict) -> None:
-        self.message_reader.assert_line_requires(message_dict, requires={"value"})
-        state = message_dict["value"]
-        if state == self._state:
-            if self._pending_records:
-                self._state_repeated = True
-            return
-        self._state = state
-        if self._committer is not None:
-            self._committer.poll()
-        waited = self._first_pending_at is not None and (
-            time.monotonic() - self._first_pending_at >= self._wait_seconds
-        )
-        if self._pending_records == 0 or waited:
-            # Nothing uncommitted precedes this state (or it has waited long enough): it
-            # can be saved and passed on now.
-            self.commit()
+        with self._batcher.guard():
+            self.message_reader.assert_line_requires(message_dict, requires={"value"})
+            self._batcher.state(message_dict["value"])
 
     @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        with self._lock:
-            self._raise_timer_error()
+        with self._batcher.guard():
             self._on_activate_version_message(message_dict)
 
     def _on_activate_version_message(self, message_dict: dict) -> None:
@@ -349,7 +267,7 @@ class TargetSqliteArchive(Target):
             )
             return
         # The records of the pass come first, then the marking, in one transaction.
-        self.commit(activate=(stream_name, int(message_dict["version"])))
+        self._batcher.commit(activate=(stream_name, int(message_dict["version"])))
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -362,100 +280,9 @@ class TargetSqliteArchive(Target):
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.logger.info("Received termination signal %d: committing what is pending", signum)
-        # Interrupted while handing over a job, only the jobs already queued are finished: the
-        # rest has no state emitted, so nothing is lost that was promised.
         try:
-            with self._lock:  # the wait timer may be committing
-                self._cancel_timer()
-                if not self._committing:
-                    self.commit()
-                if self._committer is not None:
-                    self._committer.close()
+            self._batcher.terminate()
         finally:
             # The plugin's handler (it exits), not the SDK target's: that one would drain the
             # sinks the SDK's way, emitting state without a commit.
             PluginBase._handle_termination(self, signum, frame)
-
-    def _finish_handed_over(self) -> None:
-        if self._committer is not None:
-            try:
-                self._committer.close()
-            except Exception:
-                self.logger.exception("Committing the batches before the failure failed too")
-            self._committer = None
-
-    # -- the one place data is committed -----------------------------------------------------
-
-    def commit(self, activate: tuple[str, int] | None = None) -> None:
-        """Hand every pending record of every stream, and the latest state, to the writer as
-        one transaction; the writer emits that state after COMMIT."""
-        sinks = [
-            s for s in [*self._replaced, *self._sinks.values()] if s.pending or not s.handed_over
-        ]
-        state = self._state
-        new_state = state is not None and (state != self._handed_over_state or self._state_repeated)
-        if not sinks and not new_state and activate is None:
-            return
-        job = Job(
-            batches=[s.hand_over() for s in sinks],
-            activate=activate,
-            # A copy: the writer emits it later, whatever happens to the latest state here.
-            state=copy.deepcopy(state) if new_state else None,
-        )
-        # A job without records waits for its COMMIT (so its state goes out now) only when
-        # no input is waiting; otherwise its state is passed on at a later poll, and the jobs
-        # in flight keep the writer busy meanwhile.
-        reader = self.message_reader
-        waiting = isinstance(reader, RawRecordReader) and reader.input_waiting()
-        self._committing = True
-        try:
-            with self._archive_errors():
-                self.committer.submit(job, wait=not waiting)
-        finally:
-            self._committing = False
-        # Sinks replaced by a schema change are empty now: they are done.
-        for sink in self._replaced:
-            sink.clean_up()
-        self._replaced = []
-        self._pending_records = 0
-        self._first_pending_at = None
-        self._state_repeated = False
-        self._cancel_timer()
-        if new_state:
-            self._handed_over_state = state
-
-    # -- the timer: a record never waits longer than batch_wait_seconds --------------------
-
-    def _start_timer(self, seconds: float) -> None:
-        if self._timer is None:
-            self._timer = threading.Timer(max(seconds, 0.0), self._on_time)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _on_time(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._first_pending_at is None:
-                return
-            left = self._first_pending_at + self._wait_seconds - time.monotonic()
-            if left > 0:
-                self._start_timer(left)
-                return
-            try:
-                self.commit()
-                if self._committer is not None:
-                    # Nothing may come to collect the reply: wait for COMMIT here, so the
-                    # state is passed on now.
-                    self._committer.settle()
-            except BaseException as exc:  # raised again by the next message or the end
-                self._timer_error = exc
-
-    def _raise_timer_error(self) -> None:
-        error, self._timer_error = self._timer_error, None
-        if error is not None:
-            raise error

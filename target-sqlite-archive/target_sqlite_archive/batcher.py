@@ -1,0 +1,246 @@
+"""When the target commits: every stream's pending records and the latest state, as one job.
+
+The SDK drains one full sink at a time and emits state only at the end of the input (or after
+minutes). Here every sink is handed over as one transaction whenever one is full, a record has
+waited `batch_wait_seconds` (a timer sees to it when no message comes), or a state is ready to
+pass on; the latest STATE goes into that same transaction and is emitted only once the writer
+process reports its COMMIT (committer.py). So a state line never runs ahead of the data, and a
+killed run loses at most the batches not committed.
+
+target.py parses the Singer messages and tells the batcher what came; the batcher keeps the
+sinks by stream, the state bookkeeping and the timer, and builds each job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+import time
+import typing as t
+
+from target_sqlite_archive.batch import Job, StoreSettings
+from target_sqlite_archive.committer import Committer
+from target_sqlite_archive.encryption import ARCHIVE_ERRORS
+from target_sqlite_archive.errors import explain_archive_error
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_sqlite_archive.settings import Settings
+    from target_sqlite_archive.sink import ArchiveSink
+
+
+class Batcher:
+    """The pending records of every stream and the latest state, and when they are committed."""
+
+    def __init__(
+        self, settings: Settings, logger: logging.Logger, input_waiting: t.Callable[[], bool]
+    ) -> None:
+        self._settings = settings
+        self._logger = logger
+        # Whether more input can be read at once (the message reader knows).
+        self._input_waiting = input_waiting
+        self._committer: Committer | None = None
+        self._handed_over_state: t.Any = None
+        self._pending_records = 0
+        self._first_pending_at: float | None = None
+        self._committing = False
+        # The state last received, and the sinks by stream (with those a schema change
+        # replaced, until their records are handed over): kept here rather than read from the
+        # SDK's private attributes.
+        self._state: t.Any = None
+        self._sinks: dict[str, ArchiveSink] = {}
+        self._replaced: list[ArchiveSink] = []
+        self._wait_seconds = settings.batch_wait_seconds
+        # The timer commits a record that has waited `batch_wait_seconds` when no message
+        # comes (a live tap may be silent for hours); the lock keeps it and the message
+        # handlers from running at once.
+        self.lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._timer_error: BaseException | None = None
+        # A STATE equal to the last one arrived after records: it is passed on again after
+        # their commit, since it now covers them too.
+        self._state_repeated = False
+
+    @contextlib.contextmanager
+    def guard(self) -> t.Iterator[None]:
+        """Held while a message is handled: the timer waits, and its error is raised here."""
+        with self.lock:
+            error, self._timer_error = self._timer_error, None
+            if error is not None:
+                raise error
+            yield
+
+    @property
+    def committer(self) -> Committer:
+        """The writer; the archive is opened on first commit (so `--about` creates no file)."""
+        if self._committer is None:
+            settings = StoreSettings(
+                self._settings.database,
+                self._settings.busy_timeout_seconds,
+                self._settings.compression_level,
+                self._settings.encryption_key,
+                self._settings.full_text_search,
+                self._settings.indexes,
+            )
+            self._committer = Committer(settings, self._logger)
+        return self._committer
+
+    @contextlib.contextmanager
+    def _archive_errors(self) -> t.Iterator[None]:
+        try:
+            yield
+        except ARCHIVE_ERRORS as exc:
+            explain_archive_error(exc, self._settings.database, self._settings.busy_timeout_seconds)
+            raise
+
+    # -- the sinks --------------------------------------------------------------------------
+
+    def track(self, stream_name: str, sink: ArchiveSink) -> None:
+        """The stream's current sink (a new one after a schema change)."""
+        previous = self._sinks.get(stream_name)
+        if previous is not sink:
+            # A schema change: the old sink's records are handed over with the next commit.
+            if previous is not None:
+                self._replaced.append(previous)
+            self._sinks[stream_name] = sink
+
+    def sink(self, stream_name: str) -> ArchiveSink | None:
+        return self._sinks.get(stream_name)
+
+    # -- what came in -----------------------------------------------------------------------
+
+    def accepted(self, sink: ArchiveSink) -> None:
+        """A record was queued in `sink`: commit when a batch is full or a record waited."""
+        self._pending_records += 1
+        if self._pending_records % 1024 == 0 and self._committer is not None:
+            self._committer.poll()  # pass on the state of a batch committed meanwhile
+        now = time.monotonic()
+        if self._first_pending_at is None:
+            self._first_pending_at = now
+            self._start_timer(self._wait_seconds)
+        if len(sink.pending) >= sink.max_size:
+            self._logger.info("Stream '%s' is full: committing", sink.stream_name)
+            self.commit()
+        elif now - self._first_pending_at >= self._wait_seconds:
+            self.commit()
+
+    def state(self, state: t.Any) -> None:
+        """A STATE message's value: committed now if nothing uncommitted precedes it."""
+        if state == self._state:
+            if self._pending_records:
+                self._state_repeated = True
+            return
+        self._state = state
+        if self._committer is not None:
+            self._committer.poll()
+        waited = self._first_pending_at is not None and (
+            time.monotonic() - self._first_pending_at >= self._wait_seconds
+        )
+        if self._pending_records == 0 or waited:
+            # Nothing uncommitted precedes this state (or it has waited long enough): it
+            # can be saved and passed on now.
+            self.commit()
+
+    def end(self) -> None:
+        """The end of the input: commit what is pending, stop the writer, drop the sinks."""
+        self._cancel_timer()
+        self.commit()
+        if self._committer is not None:
+            with self._archive_errors():
+                self._committer.close()
+            self._committer = None
+        for sink in [*self._replaced, *self._sinks.values()]:
+            sink.clean_up()
+        self._replaced = []
+
+    def terminate(self) -> None:
+        """A termination signal: commit what is pending unless interrupted while handing over
+        a job (then only the jobs already queued are finished: the rest has no state emitted,
+        so nothing is lost that was promised), and stop the writer."""
+        with self.lock:  # the wait timer may be committing
+            self._cancel_timer()
+            if not self._committing:
+                self.commit()
+            if self._committer is not None:
+                self._committer.close()
+
+    def finish_handed_over(self) -> None:
+        """Before an error ends the run: commit the jobs handed over (and emit their state)."""
+        if self._committer is not None:
+            try:
+                self._committer.close()
+            except Exception:
+                self._logger.exception("Committing the batches before the failure failed too")
+            self._committer = None
+
+    # -- the one place data is committed -----------------------------------------------------
+
+    def commit(self, activate: tuple[str, int] | None = None) -> None:
+        """Hand every pending record of every stream, and the latest state, to the writer as
+        one transaction; the writer emits that state after COMMIT."""
+        sinks = [
+            s for s in [*self._replaced, *self._sinks.values()] if s.pending or not s.handed_over
+        ]
+        state = self._state
+        new_state = state is not None and (state != self._handed_over_state or self._state_repeated)
+        if not sinks and not new_state and activate is None:
+            return
+        job = Job(
+            batches=[s.hand_over() for s in sinks],
+            activate=activate,
+            # A copy: the writer emits it later, whatever happens to the latest state here.
+            state=copy.deepcopy(state) if new_state else None,
+        )
+        # A job without records waits for its COMMIT (so its state goes out now) only when
+        # no input is waiting; otherwise its state is passed on at a later poll, and the jobs
+        # in flight keep the writer busy meanwhile.
+        waiting = self._input_waiting()
+        self._committing = True
+        try:
+            with self._archive_errors():
+                self.committer.submit(job, wait=not waiting)
+        finally:
+            self._committing = False
+        # Sinks replaced by a schema change are empty now: they are done.
+        for sink in self._replaced:
+            sink.clean_up()
+        self._replaced = []
+        self._pending_records = 0
+        self._first_pending_at = None
+        self._state_repeated = False
+        self._cancel_timer()
+        if new_state:
+            self._handed_over_state = state
+
+    # -- the timer: a record never waits longer than batch_wait_seconds --------------------
+
+    def _start_timer(self, seconds: float) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(max(seconds, 0.0), self._on_time)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_time(self) -> None:
+        with self.lock:
+            self._timer = None
+            if self._first_pending_at is None:
+                return
+            left = self._first_pending_at + self._wait_seconds - time.monotonic()
+            if left > 0:
+                self._start_timer(left)
+                return
+            try:
+                self.commit()
+                if self._committer is not None:
+                    # Nothing may come to collect the reply: wait for COMMIT here, so the
+                    # state is passed on now.
+                    self._committer.settle()
+            except BaseException as exc:  # raised again by the next message or the end
+                self._timer_error = exc
