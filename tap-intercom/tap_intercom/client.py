@@ -88,6 +88,11 @@ class IntercomClient:
         #: Set once the API has answered (any status).
         self.answered = threading.Event()
 
+    @property
+    def stopped(self) -> bool:
+        """True once the run was stopped (a stream's failure, a 401, SIGTERM)."""
+        return self._stopped.is_set()
+
     def stop(self) -> None:
         """Refuse every request from now on (RunStopped): a stream's failure ends the run."""
         self._stopped.set()

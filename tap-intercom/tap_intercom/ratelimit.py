@@ -11,6 +11,11 @@ It also spreads the window evenly: once it knows the limit and the latency of th
 keeps about rate x latency requests in flight (Little's law: about 25 at 150 ms and 9 at 50 ms
 for Intercom's 1,667 per 10 s), however many threads ask, so every stream and worker of the
 tap shares one steady flow instead of spending a window in a burst and idling until its reset.
+
+A stream's own requests (its next page) go before the hydration pool's: a stream's pages are a
+chain, one after the other, and a page queued behind the pool's backlog holds back every record
+after it (a contacts search sharing the budget with conversations' hydration ran at a tenth of
+its pace). The pool's threads are marked by `bulk_thread`, the pool's initializer.
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ MAX_IN_FLIGHT = 64
 # Answers the latency estimate is the median of: a few slow ones (a connection set up, a busy
 # moment) do not open the flow wide.
 LATENCY_SAMPLES = 32
+
+_thread = threading.local()
+
+
+def bulk_thread() -> None:
+    """Mark the calling thread's requests as bulk (the hydration pool's initializer): they
+    wait while a stream's own request waits for a place in the flow."""
+    _thread.bulk = True
 
 
 def in_flight_for(limit: int, headroom: float, latency: float) -> int:
@@ -59,7 +72,12 @@ class RateBudget:
         self._headroom = headroom
         self._clock = clock
         self._sleep = sleep
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)
+        # The bulk threads wait on their own condition of the same lock, so that an answer
+        # wakes a stream's waiting request first (see `release`).
+        self._bulk_cond = threading.Condition(lock)
+        self._streams_waiting = 0
         self._limit: int | None = None
         self._remaining: int | None = None
         self._reset_at: float = 0.0
@@ -114,29 +132,45 @@ class RateBudget:
 
     def acquire(self) -> None:
         """Block until one more request fits in the budget, then count it as in flight."""
+        bulk = getattr(_thread, "bulk", False)
+        cond = self._bulk_cond if bulk else self._cond
         with self._cond:
-            while True:
-                now = self._clock()
-                if self._may_send(now) and not self._flow_full():
-                    self._in_flight += 1
-                    self.most_in_flight = max(self.most_in_flight, self._in_flight)
-                    return
-                if self._limit is None or self._remaining is None or self._flow_full():
-                    # Waiting on an answer (the first one, or one that frees a place in the
-                    # flow): release() wakes one waiter per answer.
-                    self._cond.wait(timeout=1.0)
-                    continue
-                pause = max(self._reset_at + RESET_MARGIN_SECONDS - now - self._skew, 0.01)
-                if self._in_flight:
-                    # Answers in flight may bring news of the window sooner than the reset.
-                    pause = min(pause, 0.05)
-                self.waits += 1
-                self.waited_seconds += pause
-                self._cond.release()
-                try:
-                    self._sleep(pause)
-                finally:
-                    self._cond.acquire()
+            if not bulk:
+                self._streams_waiting += 1
+            try:
+                self._wait_for_place(cond, bulk=bulk)
+            finally:
+                if not bulk:
+                    self._streams_waiting -= 1
+                    if not self._streams_waiting:
+                        # The bulk threads held back for it may go again.
+                        self._bulk_cond.notify_all()
+
+    def _wait_for_place(self, cond: threading.Condition, *, bulk: bool) -> None:
+        while True:
+            now = self._clock()
+            yielding = bulk and self._streams_waiting > 0
+            if self._may_send(now) and not self._flow_full() and not yielding:
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+                return
+            if self._limit is None or self._remaining is None or self._flow_full() or yielding:
+                # Waiting on an answer (the first one, or one that frees a place in the
+                # flow), or on a stream's request to go first: release() wakes one waiter
+                # per answer.
+                cond.wait(timeout=1.0)
+                continue
+            pause = max(self._reset_at + RESET_MARGIN_SECONDS - now - self._skew, 0.01)
+            if self._in_flight:
+                # Answers in flight may bring news of the window sooner than the reset.
+                pause = min(pause, 0.05)
+            self.waits += 1
+            self.waited_seconds += pause
+            self._cond.release()
+            try:
+                self._sleep(pause)
+            finally:
+                self._cond.acquire()
 
     def release(
         self,
@@ -155,10 +189,11 @@ class RateBudget:
                 self._note_latency(elapsed)
             if self._limit == known and self._reset_at == reset_at:
                 # One answer frees one place in the flow: waking every waiting thread for it
-                # would only make them queue for the GIL.
-                self._cond.notify()
+                # would only make them queue for the GIL. A stream's request goes first.
+                (self._cond if self._streams_waiting else self._bulk_cond).notify()
             else:
                 self._cond.notify_all()
+                self._bulk_cond.notify_all()
 
     def _note_latency(self, elapsed: float) -> None:
         self._latencies.append(max(elapsed, 0.0))

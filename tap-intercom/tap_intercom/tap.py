@@ -27,6 +27,7 @@ from tap_intercom import DISTRIBUTION, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.concurrency import sync_at_once
 from tap_intercom.errors import AccessTokenRejected, IntercomError, RunStopped, WrongURL
+from tap_intercom.ratelimit import bulk_thread
 from tap_intercom.reconcile import Report
 from tap_intercom.sdk_hooks import SdkTap
 from tap_intercom.settings import (
@@ -229,6 +230,7 @@ class TapIntercom(SdkTap):
         return ThreadPoolExecutor(
             max_workers=self.settings.hydration_workers or AUTO_MAX_WORKERS,
             thread_name_prefix="hydration",
+            initializer=bulk_thread,
         )
 
     @override

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_intercom.ratelimit import MAX_IN_FLIGHT, RESET_MARGIN_SECONDS, RateBudget, in_flight_for
+from tap_intercom.ratelimit import (
+    MAX_IN_FLIGHT,
+    RESET_MARGIN_SECONDS,
+    RateBudget,
+    bulk_thread,
+    in_flight_for,
+)
 from tests.tap.conftest import NOW, FakeClock, RateWindow, rate_headers
 
 
@@ -370,3 +376,40 @@ def test_answers_without_a_count_or_a_429_leave_the_latency_alone() -> None:
         rate_headers(remaining=0, reset=NOW + 10, limit=1667), rate_limited=True, elapsed=5.0
     )
     assert budget.latency == pytest.approx(0.05)
+
+
+def test_a_streams_request_goes_before_the_bulk_threads() -> None:
+    # A stream's next page waits for a place in the flow ahead of the hydration pool's backlog.
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    budget.acquire()
+    budget.release(rate_headers(remaining=1600, reset=NOW + 10, limit=1667), elapsed=0.05)
+    for _ in range(9):  # the flow is full
+        budget.acquire()
+    order: list[str] = []
+
+    def send(name: str, *, bulk: bool) -> None:
+        if bulk:
+            bulk_thread()
+        budget.acquire()
+        order.append(name)
+
+    waiting = [
+        threading.Thread(target=send, args=(f"bulk{i}",), kwargs={"bulk": True}) for i in range(3)
+    ]
+    for thread in waiting:
+        thread.start()
+    threading.Event().wait(0.1)
+    stream = threading.Thread(target=send, args=("stream",), kwargs={"bulk": False})
+    stream.start()
+    threading.Event().wait(0.1)
+    assert order == []
+    budget.release(rate_headers(remaining=1590, reset=NOW + 10, limit=1667), elapsed=0.05)
+    stream.join(timeout=5)
+    threading.Event().wait(0.1)
+    assert order == ["stream"]  # the bulk threads, there first, still wait
+    for _ in range(3):
+        budget.release(rate_headers(remaining=1580, reset=NOW + 10, limit=1667), elapsed=0.05)
+    for thread in waiting:
+        thread.join(timeout=5)
+    assert sorted(order) == ["bulk0", "bulk1", "bulk2", "stream"]

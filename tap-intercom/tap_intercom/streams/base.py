@@ -224,11 +224,13 @@ class IntercomStream(SdkStream):
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        if message.startswith("An unhandled error occurred") and isinstance(
-            sys.exc_info()[1], IntercomError
+        if message.startswith("An unhandled error occurred") and (
+            isinstance(sys.exc_info()[1], IntercomError) or self.client.stopped
         ):
             # A known API failure, in this stream or in a child stream synced inside it: the
-            # tap's single closing line says it better.
+            # tap's single closing line says it better. Or the run was stopped (SIGTERM,
+            # another stream's failure): what this stream met as it stopped (its hydration
+            # cancelled) is not an error of its own.
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 
