@@ -87,6 +87,13 @@ class Batcher:
             self._committer = Committer(settings, self._logger)
         return self._committer
 
+    def _poll(self) -> None:
+        """Pass on the states of the jobs committed meanwhile. A reply may be the writer's
+        error for an earlier job (an archive it could not open): it is explained here too."""
+        if self._committer is not None:
+            with self._archive_errors():
+                self._committer.poll()
+
     @contextlib.contextmanager
     def _archive_errors(self) -> t.Iterator[None]:
         try:
@@ -114,8 +121,8 @@ class Batcher:
     def accepted(self, sink: ArchiveSink) -> None:
         """A record was queued in `sink`: commit when a batch is full or a record waited."""
         self._pending_records += 1
-        if self._pending_records % 1024 == 0 and self._committer is not None:
-            self._committer.poll()  # pass on the state of a batch committed meanwhile
+        if self._pending_records % 1024 == 0:
+            self._poll()  # pass on the state of a batch committed meanwhile
         now = time.monotonic()
         if self._first_pending_at is None:
             self._first_pending_at = now
@@ -133,8 +140,7 @@ class Batcher:
                 self._state_repeated = True
             return
         self._state = state
-        if self._committer is not None:
-            self._committer.poll()
+        self._poll()
         waited = self._first_pending_at is not None and (
             time.monotonic() - self._first_pending_at >= self._wait_seconds
         )
@@ -164,7 +170,8 @@ class Batcher:
             if not self._committing:
                 self.commit()
             if self._committer is not None:
-                self._committer.close()
+                with self._archive_errors():
+                    self._committer.close()
 
     def finish_handed_over(self) -> None:
         """Before an error ends the run: commit the jobs handed over (and emit their state)."""
@@ -241,6 +248,7 @@ class Batcher:
                 if self._committer is not None:
                     # Nothing may come to collect the reply: wait for COMMIT here, so the
                     # state is passed on now.
-                    self._committer.settle()
+                    with self._archive_errors():
+                        self._committer.settle()
             except BaseException as exc:  # raised again by the next message or the end
                 self._timer_error = exc

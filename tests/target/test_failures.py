@@ -98,3 +98,21 @@ def test_the_writers_error_is_raised_when_a_later_send_meets_its_closed_pipe(
     # The CLI logs the first argument, which names the archive and the cause.
     assert raised.value.args[0].startswith(f"Archive {blocked / 'a.sqlite'}: ")
     assert "File exists" in raised.value.args[0]
+
+
+def test_the_writers_error_collected_by_a_later_state_names_the_archive(tmp_path: Path) -> None:
+    # The writer's reply to a job in flight (an archive it cannot open) may be read by the
+    # poll a later STATE makes, outside any commit: it is explained there too.
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the archive's folder should be")
+    target = TargetSqliteArchive(config={"database": str(blocked / "a.sqlite")})
+    props = {"id": {"type": "integer"}}
+    target.process_lines(io.StringIO(lines([schema("s", props), record("s", {"id": 1})])))
+    target.commit()
+    writer = target.committer._process
+    assert writer is not None
+    writer.wait(timeout=30)
+    target.process_lines(io.StringIO(lines([record("s", {"id": 2})])))
+    with pytest.raises(FileExistsError) as raised:
+        target.process_lines(io.StringIO(lines([state({"s": 2})])))
+    assert raised.value.args[0].startswith(f"Archive {blocked / 'a.sqlite'}: ")
