@@ -63,14 +63,12 @@ class Batcher:
         # their commit, since it now covers them too.
         self._state_repeated = False
 
-    @contextlib.contextmanager
-    def guard(self) -> t.Iterator[None]:
-        """Held while a message is handled: the timer waits, and its error is raised here."""
-        with self.lock:
-            error, self._timer_error = self._timer_error, None
-            if error is not None:
-                raise error
-            yield
+    def raise_timer_error(self) -> None:
+        """Raise what the timer's commit failed with (called holding `lock`, as each message
+        is handled: the lock makes the timer wait meanwhile)."""
+        error, self._timer_error = self._timer_error, None
+        if error is not None:
+            raise error
 
     @property
     def committer(self) -> Committer:

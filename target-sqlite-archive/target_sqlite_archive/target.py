@@ -199,7 +199,8 @@ class TargetSqliteArchive(Target):
 
     @override
     def process_endofpipe(self) -> None:
-        with self._batcher.guard():
+        with self._batcher.lock:
+            self._batcher.raise_timer_error()
             self._batcher.end()
 
     def _sink(self, stream_name: str) -> ArchiveSink:
@@ -219,7 +220,9 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
-        with self._batcher.guard():
+        # The lock and a plain call, not a generator context manager: this runs per record.
+        with self._batcher.lock:
+            self._batcher.raise_timer_error()
             self._on_record_message(message_dict)
 
     def _on_record_message(self, message_dict: dict) -> None:
@@ -248,13 +251,15 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
-        with self._batcher.guard():
+        with self._batcher.lock:
+            self._batcher.raise_timer_error()
             self.message_reader.assert_line_requires(message_dict, requires={"value"})
             self._batcher.state(message_dict["value"])
 
     @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        with self._batcher.guard():
+        with self._batcher.lock:
+            self._batcher.raise_timer_error()
             self._on_activate_version_message(message_dict)
 
     def _on_activate_version_message(self, message_dict: dict) -> None:
