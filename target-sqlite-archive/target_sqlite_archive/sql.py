@@ -225,13 +225,18 @@ def drop_fts(table: str) -> list[str]:
     return [f"DROP TABLE IF EXISTS {quote(fts_table(table))}"]
 
 
+# In rowid order: FTS5 appends ascending rowids to its pending terms, and flushes them to a new
+# segment whenever a rowid comes out of order, which `_sdc_id` order does at almost every row
+# (measured on conversation parts: 8.0 us a row by `_sdc_id`, 3.0 in rowid order).
+
+
 def fts_delete(table: str, columns: Sequence[str], n: int) -> str:
     """The index entries of `n` rows by `_sdc_id`, removed (before their text changes)."""
     fts = quote(fts_table(table))
     names = _names(columns)
     return (
         f"INSERT INTO {fts} ({fts}, rowid, {names}) SELECT 'delete', rowid, {names} "
-        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)}) ORDER BY rowid"
     )
 
 
@@ -240,7 +245,7 @@ def fts_insert(table: str, columns: Sequence[str], n: int) -> str:
     names = _names(columns)
     return (
         f"INSERT INTO {quote(fts_table(table))} (rowid, {names}) SELECT rowid, {names} "
-        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)}) ORDER BY rowid"
     )
 
 
