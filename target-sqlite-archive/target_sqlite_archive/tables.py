@@ -192,9 +192,14 @@ class Tables:
             self.conn.execute(sql.create_index(info.name, index))
 
     def _index_root(self, info: TableInfo, hints: Hints) -> None:
+        # The primary key's own index serves lookups by its first column (a part's
+        # conversation_id): a second index on that column would only cost every insert.
+        (leading,) = self.conn.execute(
+            "SELECT group_concat(name) FROM pragma_table_info(?) WHERE pk = 1", (info.name,)
+        ).fetchone()
         for wanted in hints.indexes:
             column = self._column(info, wanted.path)
-            if column is None:
+            if column is None or (column == leading and not wanted.case_folded):
                 continue
             name = sql.index_name(info.name, (column,), case_folded=wanted.case_folded)
             index = sql.Index(name, (column,), wanted.case_folded)

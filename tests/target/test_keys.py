@@ -84,6 +84,14 @@ def test_lookups_use_an_index(database: Path) -> None:
     by_conversation = _plan(db, "SELECT * FROM conversation_parts WHERE conversation_id = ?", "1")
     assert "USING INDEX" in by_conversation or "USING PRIMARY KEY" in by_conversation
     assert "SCAN" not in by_conversation
+    # The primary key's index serves it: no second index leads with conversation_id.
+    leading = [
+        name
+        for (name,) in db.execute("SELECT name FROM pragma_index_list('conversation_parts')")
+        if db.execute("SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)).fetchone()
+        == ("conversation_id",)
+    ]
+    assert len(leading) == 1, leading
     by_email = _plan(db, "SELECT * FROM contacts WHERE email = ? COLLATE NOCASE", "A@B.C")
     assert "USING INDEX" in by_email, by_email
     for column in ("phone", "external_id", "updated_at"):
