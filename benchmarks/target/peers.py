@@ -88,13 +88,16 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def run_target(program: str, singer_file: Path, folder: Path) -> Run:
-    """One run of `program` on `singer_file` into a fresh database under `folder`."""
+def run_target(
+    program: str, singer_file: Path, folder: Path, settings: dict[str, t.Any] | None = None
+) -> Run:
+    """One run of `program` on `singer_file` into a fresh database under `folder` (ours with
+    `settings` added to its config)."""
     folder = _fresh(folder)
     database = folder / "out.sqlite"
     if program == "ours":
         config = folder / "config.json"
-        config.write_text(json.dumps({"database": str(database)}))
+        config.write_text(json.dumps({"database": str(database), **(settings or {})}))
         argv = [str(VENV_BIN / "target-sqlite-archive"), "--config", str(config)]
         return run_measured(argv, stdin=singer_file, singer_output=False)
     if program == "sdk-sqlite":

@@ -25,6 +25,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
+from benchmarks import goals
 from benchmarks.target import generate
 from target_sqlite_archive import batch, committer, writer
 from target_sqlite_archive.codec import compressor
@@ -32,8 +33,8 @@ from target_sqlite_archive.store import ArchiveStore
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parents[1] / "benchmarks" / "out" / "target"
-CONTACTS_GOAL = 10_000  # records/s
-CONVERSATIONS_GOAL = 1_500  # conversations/s, each with its ~20 part records
+CONTACTS_GOAL = goals.TARGET_CONTACTS_PER_S.bound  # records/s
+CONVERSATIONS_GOAL = goals.TARGET_CONVERSATIONS_PER_S.bound  # each with its ~20 part records
 FTS_OVERHEAD_GOAL = 0.25  # full-text indexes may add at most this share of the time
 # The same inputs with the full-text indexes of the tap's schemas turned off.
 NO_FTS: dict[str, t.Any] = {
