@@ -10,7 +10,7 @@ lengths), so the tables' rankings are merged by **reciprocal rank fusion**: a hi
 (from 1) in its own table scores 1 / (60 + r), the constant of Cormack, Clarke and Büttcher
 (2009); the merged list is ordered by that score, ties by the order of `STREAMS`. No score of
 one table is ever compared with another's. Within a table, bm25 ranks at most the
-`CANDIDATES` most recently archived matches (see there).
+`CANDIDATES` most recently archived matches, more when deleted rows take their places.
 """
 
 # S608: SQL text here is built only from quoted identifiers and constants; values are bound.
@@ -179,13 +179,7 @@ def _search_table(
     if not keys:
         return []
     index = quote_identifier(fts.name)
-    # The CANDIDATES-th newest match bounds the rows bm25 scores (FTS5 applies a rowid range
-    # inside the index); with fewer matches, all are ranked.
-    cut = connection.execute(
-        f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-        (match, CANDIDATES - 1),
-    ).fetchone()
-    floor = cut[0] if cut else -(2**63)
+    newest = f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
     top = f"SELECT rowid FROM {index} WHERE {index} MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?"
     rows_sql = (
         f"SELECT r.{quote_identifier(fts.content_rowid)}, "
@@ -194,14 +188,25 @@ def _search_table(
         f"WHERE r.{quote_identifier(fts.content_rowid)} IN (SELECT value FROM json_each(?))"
         + ("" if include_deleted else "".join(f" AND {c}" for c in live))
     )
-    wanted = limit
+    candidates = CANDIDATES
     while True:
-        ranked = [row[0] for row in connection.execute(top, (match, floor, wanted))]
-        found = {row[0]: row[1:] for row in connection.execute(rows_sql, (json.dumps(ranked),))}
-        chosen = [rowid for rowid in ranked if rowid in found][:limit]
-        if len(chosen) >= limit or len(ranked) < wanted:
+        # The candidates-th newest match bounds the rows bm25 scores (FTS5 applies a rowid
+        # range inside the index); with fewer matches, all are ranked.
+        cut = connection.execute(newest, (match, candidates - 1)).fetchone()
+        floor = cut[0] if cut else -(2**63)
+        wanted = limit
+        while True:
+            ranked = [row[0] for row in connection.execute(top, (match, floor, wanted))]
+            found = {r[0]: r[1:] for r in connection.execute(rows_sql, (json.dumps(ranked),))}
+            chosen = [rowid for rowid in ranked if rowid in found][:limit]
+            if len(chosen) >= limit or len(ranked) < wanted:
+                break
+            wanted *= 4  # deleted rows took places in the top: look further down
+        if len(chosen) >= min(limit, candidates) or cut is None:
             break
-        wanted *= 4  # deleted rows took places in the top: look further down the candidates
+        # Deleted rows took the candidates' places (the newest matches were deleted) and older
+        # matches exist: widen the candidates rather than miss the live ones.
+        candidates *= 4
     # The rowid range lets FTS5 visit only the chosen rows' stretch of the index; the IN list
     # alone is checked after FTS5 has produced every match.
     snippets = dict(

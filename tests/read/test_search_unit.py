@@ -164,3 +164,16 @@ def test_a_word_with_more_matches_than_candidates_is_ranked_among_the_newest(
     monkeypatch.setattr(search, "CANDIDATES", 3)
     bounded = _hits(database, "quokka", "--stream", "conversations")
     assert {h["part_id"] for h in bounded} == {"p12", "p13", "p14"}
+
+
+def test_live_matches_older_than_deleted_candidates_are_still_found(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sqlite3.connect(database) as db:
+        rows = [("c1", "p20", "wombat", None)]
+        rows += [("c1", f"p{n}", "wombat", "2026-01-01T00:00:00Z") for n in range(21, 25)]
+        db.executemany("INSERT INTO conversation_parts VALUES (?, ?, ?, ?)", rows)
+        db.execute("INSERT INTO conversation_parts_fts(conversation_parts_fts) VALUES('rebuild')")
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    hits = _hits(database, "wombat", "--stream", "conversations")
+    assert [h["part_id"] for h in hits] == ["p20"]
