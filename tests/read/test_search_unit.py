@@ -170,7 +170,7 @@ def test_live_matches_older_than_deleted_candidates_are_still_found(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with sqlite3.connect(database) as db:
-        rows = [("c1", "p20", "wombat", None)]
+        rows: list[tuple[str, str, str, str | None]] = [("c1", "p20", "wombat", None)]
         rows += [("c1", f"p{n}", "wombat", "2026-01-01T00:00:00Z") for n in range(21, 25)]
         db.executemany("INSERT INTO conversation_parts VALUES (?, ?, ?, ?)", rows)
         db.execute("INSERT INTO conversation_parts_fts(conversation_parts_fts) VALUES('rebuild')")
