@@ -234,7 +234,7 @@ class IntercomClient:
             return {_TEXT: response.content.decode(response.encoding or "utf-8", "replace")}
         body = _parse_body(response)
         if status >= 400:
-            raise classify(status, body, path)
+            raise classify(status, body, path, response.headers.get("Link"))
         if not isinstance(body, dict):
             raise RetriableResponse(f"HTTP {status} with an empty or truncated body")
         return body

@@ -41,6 +41,17 @@ class NotFound(IntercomError):
     whole list (a version, plan or region without the endpoint) skip the stream."""
 
 
+class Gone(NotFound):
+    """410 on one item: a merged contact (Intercom 2.17+), whose ``Link`` header names the
+    contact it went into (``rel="canonical"``)."""
+
+    def __init__(
+        self, message: str, *, link: str | None = None, status: int | None = None, code: str = ""
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.link = link
+
+
 class WrongURL(IntercomError):
     """404 on the run's first request, or on every stream: the base URL is not Intercom's API."""
 
@@ -76,8 +87,8 @@ def missing_scope(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-def classify(status: int, body: object, path: str) -> IntercomError:
-    """The exception for a final (non-retriable) error status."""
+def classify(status: int, body: object, path: str, link: str | None = None) -> IntercomError:
+    """The exception for a final (non-retriable) error status (``link``: its Link header)."""
     code, message = first_error(body)
     detail = f"{code}: {message}" if code or message else "no error body"
     if status == 401:
@@ -96,6 +107,8 @@ def classify(status: int, body: object, path: str) -> IntercomError:
         )
     if status == 404:
         return NotFound(f"{path} was not found ({detail})", status=status, code=code)
+    if status == 410:
+        return Gone(f"{path} is gone ({detail})", link=link, status=status, code=code)
     if status == 400 and code == "intercom_version_invalid":
         return StreamUnavailable(
             f"{path} is not available in this API version ({detail})", status=status, code=code

@@ -83,6 +83,18 @@ class SdkStream(Stream):
     def activate_version(self, version: int) -> None:
         self._write_activate_version_message(version)
 
+    # Records made outside the stream's own sync (the webhook drain, tombstones written for
+    # another stream): out through the SDK's writer, so selection, type conformance and stream
+    # maps apply as to any record.
+
+    def write_record(self, record: Record) -> None:
+        self._write_record_message(record)
+
+    def write_schema_once(self) -> None:
+        """The SCHEMA message, unless this stream has written it in this process already."""
+        if not self._schema_sent:
+            self._write_schema_message()
+
     # The SDK changes and dumps the shared tap_state from every stream's thread: each of its
     # state changes and dumps runs under the tap's one output lock.
 

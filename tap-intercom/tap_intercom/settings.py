@@ -28,6 +28,10 @@ DEFAULT_LOOKBACK_SECONDS = 1800
 MAX_PAGE_SIZE = 150
 # As long as the lookback: a record written this recently may be missing from a lagging listing.
 DEFAULT_RECONCILE_MARGIN_SECONDS = DEFAULT_LOOKBACK_SECONDS
+# Follow mode: a drain every second keeps the archive a few seconds behind at the cost of one
+# cheap read of the local queue file; the safety-net search sync runs hourly.
+DEFAULT_DRAIN_INTERVAL_SECONDS = 1.0
+DEFAULT_SYNC_INTERVAL_SECONDS = 3600
 
 AUTO = "auto"
 MAX_HYDRATION_WORKERS = 32
@@ -163,6 +167,44 @@ CONFIG_SCHEMA = th.PropertiesList(
             "(Intercom's listings can lag, like its search index); the next reconcile checks them."
         ),
     ),
+    th.Property(
+        "webhook_queue",
+        th.StringType,
+        title="Webhook queue",
+        description=(
+            "Path of the intercom-webhooks receiver's queue file. When set, every run also "
+            "fetches each item notified since the last run by id (one GET per item) into its "
+            "stream, deletions and merges as tombstones. No default."
+        ),
+    ),
+    th.Property(
+        "follow",
+        th.BooleanType,
+        default=False,
+        title="Follow the webhook queue",
+        description=(
+            "With webhook_queue: run until SIGTERM, draining the queue every "
+            "drain_interval_seconds and running the normal incremental sync every "
+            "sync_interval_seconds as the safety net."
+        ),
+    ),
+    th.Property(
+        "drain_interval_seconds",
+        th.NumberType,
+        default=DEFAULT_DRAIN_INTERVAL_SECONDS,
+        title="Drain interval (seconds)",
+        description="In follow mode, seconds between two drains of the webhook queue, 0.1 to 3600.",
+    ),
+    th.Property(
+        "sync_interval_seconds",
+        th.IntegerType,
+        default=DEFAULT_SYNC_INTERVAL_SECONDS,
+        title="Safety-net sync interval (seconds)",
+        description=(
+            "In follow mode, seconds between two runs of the normal incremental sync, which "
+            "catches changes whose webhooks were lost; 1 to 604800."
+        ),
+    ),
 ).to_dict()
 
 
@@ -187,6 +229,10 @@ class Settings:
     rate_limit_headroom: float
     reconcile: bool = False
     reconcile_margin_seconds: int = DEFAULT_RECONCILE_MARGIN_SECONDS
+    webhook_queue: str | None = None
+    follow: bool = False
+    drain_interval_seconds: float = DEFAULT_DRAIN_INTERVAL_SECONDS
+    sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
 
 
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -296,6 +342,8 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         raise SettingError(msg)
 
     start_date = config.get("start_date")
+    reconcile = _bool(config, "reconcile", False)
+    queue, follow = _webhook_queue(config, reconcile=reconcile)
     return Settings(
         base_url=base_url,
         api_version=api_version,
@@ -309,11 +357,36 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         max_retries=_int_in(config, "max_retries", 8, 1, 50),
         user_agent=str(config.get("user_agent") or default_user_agent),
         rate_limit_headroom=_number_in(config, "rate_limit_headroom", 0.05, 0.0, 0.9),
-        reconcile=_bool(config, "reconcile", False),
+        reconcile=reconcile,
         reconcile_margin_seconds=_int_in(
             config, "reconcile_margin_seconds", DEFAULT_RECONCILE_MARGIN_SECONDS, 0, 7 * 86400
         ),
+        webhook_queue=queue,
+        follow=follow,
+        drain_interval_seconds=_number_in(
+            config, "drain_interval_seconds", DEFAULT_DRAIN_INTERVAL_SECONDS, 0.1, 3600.0
+        ),
+        sync_interval_seconds=_int_in(
+            config, "sync_interval_seconds", DEFAULT_SYNC_INTERVAL_SECONDS, 1, 7 * 86400
+        ),
     )
+
+
+def _webhook_queue(config: dict, *, reconcile: bool) -> tuple[str | None, bool]:
+    """webhook_queue and follow, checked together: following needs a queue, and a follower
+    never reconciles (a pass's version is its start, which a run of days would make stale)."""
+    queue = config.get("webhook_queue")
+    if queue is not None and (not isinstance(queue, str) or not queue.strip()):
+        msg = f"webhook_queue: must be the path of the receiver's queue file, got {queue!r}"
+        raise SettingError(msg)
+    follow = _bool(config, "follow", False)
+    if follow and not queue:
+        msg = "follow: needs webhook_queue (the receiver's queue file) to follow"
+        raise SettingError(msg)
+    if follow and reconcile:
+        msg = "follow: a follower does not reconcile; run the reconcile as its own scheduled job"
+        raise SettingError(msg)
+    return queue or None, follow
 
 
 def unknown_settings(config: Mapping[str, object], known: Iterable[str]) -> dict[str, str | None]:

@@ -23,7 +23,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_intercom import DISTRIBUTION, probe, state
+from tap_intercom import DISTRIBUTION, drain, follow, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.concurrency import sync_at_once
 from tap_intercom.errors import AccessTokenRejected, IntercomError, RunStopped, WrongURL
@@ -172,7 +172,7 @@ class TapIntercom(SdkTap):
     def load_state(self, state_dict: dict[str, Any]) -> None:
         """Start from Meltano's wrapped state too; warn when the bookmarks belong to another
         tap; stop in one line on a bookmark that is not a date."""
-        start = state.start_state(state_dict, list(self.streams))
+        start = state.start_state(state_dict, [*self.streams, drain.STATE_KEY])
         if start.only_foreign:
             self.logger.warning(
                 "The state has bookmarks only for streams this tap does not have (%s): "
@@ -232,6 +232,16 @@ class TapIntercom(SdkTap):
             thread_name_prefix="hydration",
             initializer=bulk_thread,
         )
+
+    @override  # type: ignore[misc]  # final in the SDK
+    def sync_all(self) -> None:
+        """The run: one sync (SdkTap.sync_all); with `webhook_queue`, plus the queue's drain,
+        or in follow mode drains until SIGTERM with that same sync as the safety net
+        (tap_intercom/follow.py)."""
+        if self.settings.webhook_queue is None:
+            super().sync_all()
+        else:
+            follow.run(self, super().sync_all)
 
     @override
     def sync_streams(self, streams: list[Stream]) -> None:

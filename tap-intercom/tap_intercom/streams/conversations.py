@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_intercom import qa, search, timestamps
+from tap_intercom.sdk_hooks import SdkStream
 from tap_intercom.streams.base import OwnStateStream
 from tap_intercom.streams.incremental import HydratedSearchStream, PartsStream
 from tap_intercom.timestamps import iso
@@ -94,8 +95,9 @@ class ConversationsStream(HydratedSearchStream):
                 str(c.get("id")): c
                 for c in self.post(self.search_path, body).get(self.records_key) or []
             }
-            for conversation_id in chunk:
-                full = super()._hydrate({"id": conversation_id})
+            hydrate = super()._hydrate  # the GET alone: the QA fields come from `listed`
+            fetched = self.workers().map(hydrate, [{"id": i} for i in chunk])
+            for conversation_id, full in zip(chunk, fetched, strict=True):
                 if full is not None:
                     qa.merge_qa(full, listed.get(conversation_id, {}))
                     yield self._split_parts(full)
@@ -130,7 +132,6 @@ class DeletedConversationsStream(OwnStateStream):
     replication_key = "deleted_at"
     min_version = "2.16"
     path = "/conversations/deleted"
-    _tombstone_schema_sent = False
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -146,22 +147,20 @@ class DeletedConversationsStream(OwnStateStream):
                     older = True
                     break
                 newest = max(newest, deleted_at)
-                self._write_tombstone(record)
+                self.write_tombstone(record)
                 yield record
             if older:
                 break
         self.save_bookmark(iso(newest) if newest else None)
 
-    def _write_tombstone(self, record: dict[str, Any]) -> None:
-        """A tombstone in `conversations` (Singer's `_sdc_deleted_at`): an archive marks the
-        conversation and its parts deleted and keeps their data."""
-        conversations = self._tap.streams.get("conversations")
-        if conversations is None or not conversations.selected or "id" not in record:
+    def write_tombstone(self, record: dict[str, Any]) -> None:
+        """A tombstone in `conversations` (Singer's `_sdc_deleted_at`) for a record of this
+        stream: an archive marks the conversation and its parts deleted and keeps their data."""
+        conversations = self.host.streams.get("conversations")
+        if not isinstance(conversations, SdkStream) or not conversations.selected:
             return
-        if not self._tombstone_schema_sent:
-            # Its SCHEMA came first if it synced earlier in this run; again is harmless.
-            conversations._write_schema_message()
-            self._tombstone_schema_sent = True
+        if "id" not in record:
+            return
+        conversations.write_schema_once()
         deleted_at = timestamps.to_iso(record.get("deleted_at") or int(time.time()))
-        tombstone = {"id": str(record["id"]), "_sdc_deleted_at": deleted_at}
-        conversations._write_record_message(tombstone)
+        conversations.write_record({"id": str(record["id"]), "_sdc_deleted_at": deleted_at})

@@ -43,11 +43,12 @@ INSERT OR IGNORE INTO notifications (notification_id, topic, item_type, item_id,
     item_updated_at, merged_into_id, created_at, received_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
-_SELECT = """
+_COLUMNS = """
 SELECT position, notification_id, topic, item_type, item_id, item_updated_at, merged_into_id,
     created_at, received_at
-FROM notifications WHERE position > ? ORDER BY position
-"""
+FROM notifications"""
+_SELECT = _COLUMNS + " WHERE position > ? ORDER BY position"
+_SELECT_RECEIVED = _COLUMNS + " WHERE position <= ? AND received_at > ? ORDER BY position"
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ class WebhookQueue:
             sql += " LIMIT ?"
             params = (after, limit)
         return [_row(r) for r in self._db.execute(sql, params)]
+
+    def read_received(self, after: float, through: int) -> list[QueuedNotification]:
+        """Rows received after ``after`` (Unix seconds) at or before position ``through``,
+        oldest first: what a tap drained in the last minutes (see tap_intercom.drain)."""
+        return [_row(r) for r in self._db.execute(_SELECT_RECEIVED, (through, after))]
 
     def prune(self, through: int) -> int:
         """Delete every row at or before position ``through``; returns how many went."""

@@ -1,0 +1,124 @@
+"""Runs with a webhook queue: the sync plus a drain, or follow mode until SIGTERM.
+
+With ``webhook_queue`` set and ``follow`` false, a run is the tap's normal sync followed by one
+drain. With ``follow`` true the tap keeps running: it drains every ``drain_interval_seconds``
+(a STATE after each batch) and runs the normal sync every ``sync_interval_seconds`` as the
+safety net for lost webhooks, first at start-up. That sync is the tap's own
+``TapIntercom.sync_streams``, called as a scheduled run calls it: the same streams, windows,
+state and lookback, no second copy of the logic.
+
+After each search sync the items notified during it (and ``SEARCH_LAG_MARGIN`` before it) are
+fetched again: a search result can be a version older than the one a drain emitted minutes
+before, and emitting it last would leave the archive behind.
+
+SIGTERM (or SIGINT) ends the tap after the step in progress: a drain finishes its batch and
+writes its state; a search sync stops at once (its state is resumable at the last record
+emitted, as when the SDK stops a run) and the tap writes that state. Either way it exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from tap_intercom.drain import Drainer
+
+if TYPE_CHECKING:
+    from tap_intercom.tap import TapIntercom
+
+# Intercom documents a search-index delay of "a few minutes"; items notified this long before a
+# search sync started are fetched again after it.
+SEARCH_LAG_MARGIN = 600
+
+
+class Stopped(BaseException):
+    """SIGTERM during a search sync (a BaseException, so no ``except Exception`` eats it)."""
+
+
+class Signals:
+    """SIGTERM/SIGINT set ``stop``; while ``interrupting``, they also raise ``Stopped``."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._interruptible = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        if self._interruptible:
+            self._interruptible = False
+            raise Stopped
+
+    def __enter__(self) -> Signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @contextmanager
+    def interrupting(self) -> Iterator[None]:
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
+
+def run(tap: TapIntercom, sync: Callable[[], None]) -> None:
+    """The run of a tap whose ``webhook_queue`` is set; ``sync`` is its normal sync."""
+    settings = tap.settings
+    assert settings.webhook_queue is not None
+    drainer = Drainer(tap, settings.webhook_queue)
+    try:
+        drainer.prune_committed()
+        if settings.follow:
+            _follow(tap, drainer, sync)
+        else:
+            # The drain comes last: what it fetches by id is newer than any lagging search result.
+            sync()
+            drainer.drain()
+    finally:
+        drainer.close()
+
+
+def _follow(tap: TapIntercom, drainer: Drainer, sync: Callable[[], None]) -> None:
+    settings = tap.settings
+    tap.logger.info(
+        "webhooks: following %s (a drain every %gs, the search sync every %ds) until SIGTERM",
+        settings.webhook_queue,
+        settings.drain_interval_seconds,
+        settings.sync_interval_seconds,
+    )
+    next_sync = time.monotonic()  # the safety net runs first: it catches up after a pause
+    with Signals() as signals:
+        try:
+            while not signals.stop.is_set():
+                if time.monotonic() >= next_sync:
+                    started = time.time()
+                    with signals.interrupting():
+                        sync()
+                    next_sync = time.monotonic() + settings.sync_interval_seconds
+                    drainer.refetch_since(started - SEARCH_LAG_MARGIN)
+                drainer.drain(stop=signals.stop.is_set)
+                signals.stop.wait(settings.drain_interval_seconds)
+        except Stopped:
+            tap.logger.info("webhooks: stopped inside the search sync; its state is resumable")
+        drainer.write_state()
+    totals = drainer.totals
+    tap.logger.info(
+        "webhooks: stopped after %d drained notifications (%d items fetched, %d records, "
+        "%d tombstones); queue position %d",
+        totals.notifications,
+        totals.items,
+        totals.records,
+        totals.tombstones,
+        totals.position,
+    )
