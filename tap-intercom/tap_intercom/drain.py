@@ -47,6 +47,11 @@ ITEMS = {
 }
 #: Queue rows read per batch: a STATE after each, and SIGTERM is heard between two.
 BATCH_ROWS = 500
+#: Intercom documents a search-index delay of "a few minutes". A search sync may emit, for an
+#: item changed this recently, a version older than the one a drain emitted before it: the
+#: items notified this long before a sync are fetched again after it (``refetch_since``), so
+#: rows received this recently are kept when the queue is pruned.
+SEARCH_LAG_MARGIN = 600
 _CANONICAL = re.compile(r"<([^>]*)>\s*;\s*rel=\"?canonical\"?")
 
 
@@ -150,8 +155,11 @@ class Drainer:
 
     def prune_committed(self) -> int:
         """Delete the rows at or before the input state's position (committed by the target
-        before this run began); later rows stay until the next start-up."""
-        pruned = self.queue.prune(self.input_position) if self.input_position else 0
+        before this run began) but those of the last ``SEARCH_LAG_MARGIN`` seconds, which the
+        run's first search sync may need again; later rows stay until the next start-up."""
+        if not self.input_position:
+            return 0
+        pruned = self.queue.prune(self.input_position, time.time() - SEARCH_LAG_MARGIN)
         if pruned:
             self.tap.logger.info(
                 "webhooks: pruned %d queued notifications up to position %d",
@@ -188,12 +196,13 @@ class Drainer:
             )
         return result
 
-    def refetch_since(self, received_after: float) -> DrainResult:
-        """Fetch again the drained items notified after ``received_after`` (Unix seconds),
-        without moving the position: a search sync's records of the last minutes can be older
-        versions (search-index lag) than what a drain emitted before them. Rows after the
-        position are the next drain's."""
-        rows = self.queue.read_received(after=received_after, through=self.position)
+    def refetch_after_sync(self, sync_started: float) -> DrainResult:
+        """Fetch again the drained items notified in the ``SEARCH_LAG_MARGIN`` before the
+        search sync that started at ``sync_started`` (Unix seconds), or since, without moving
+        the position: that sync's records of them can be older versions (search-index lag)
+        than what a drain emitted before it. Rows after the position are the next drain's."""
+        after = sync_started - SEARCH_LAG_MARGIN
+        rows = self.queue.read_received(after=after, through=self.position)
         result = DrainResult(position=self.position)
         if rows:
             result.notifications = len(rows)

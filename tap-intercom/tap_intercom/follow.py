@@ -7,9 +7,10 @@ safety net for lost webhooks, first at start-up. That sync is the tap's own
 ``TapIntercom.sync_streams``, called as a scheduled run calls it: the same streams, windows,
 state and lookback, no second copy of the logic.
 
-After each search sync the items notified during it (and ``SEARCH_LAG_MARGIN`` before it) are
-fetched again: a search result can be a version older than the one a drain emitted minutes
-before, and emitting it last would leave the archive behind.
+After each search sync (in both modes) the items notified during it, and in the
+``drain.SEARCH_LAG_MARGIN`` before it, are fetched again: a search result can be a version
+older than the one a drain emitted minutes before, and emitting it last would leave the
+archive behind.
 
 SIGTERM (or SIGINT) ends the tap after the step in progress: a drain finishes its batch and
 writes its state; a search sync stops at once (its state is resumable at the last record
@@ -30,10 +31,6 @@ from tap_intercom.drain import Drainer
 
 if TYPE_CHECKING:
     from tap_intercom.tap import TapIntercom
-
-# Intercom documents a search-index delay of "a few minutes"; items notified this long before a
-# search sync started are fetched again after it.
-SEARCH_LAG_MARGIN = 600
 
 
 class Stopped(BaseException):
@@ -83,10 +80,17 @@ def run(tap: TapIntercom, sync: Callable[[], None]) -> None:
             _follow(tap, drainer, sync)
         else:
             # The drain comes last: what it fetches by id is newer than any lagging search result.
-            sync()
+            _safety_net(drainer, sync)
             drainer.drain()
     finally:
         drainer.close()
+
+
+def _safety_net(drainer: Drainer, sync: Callable[[], None]) -> None:
+    """The normal search sync, then the items it may have written stale fetched again."""
+    started = time.time()
+    sync()
+    drainer.refetch_after_sync(started)
 
 
 def _follow(tap: TapIntercom, drainer: Drainer, sync: Callable[[], None]) -> None:
@@ -102,11 +106,9 @@ def _follow(tap: TapIntercom, drainer: Drainer, sync: Callable[[], None]) -> Non
         try:
             while not signals.stop.is_set():
                 if time.monotonic() >= next_sync:
-                    started = time.time()
                     with signals.interrupting():
-                        sync()
+                        _safety_net(drainer, sync)
                     next_sync = time.monotonic() + settings.sync_interval_seconds
-                    drainer.refetch_since(started - SEARCH_LAG_MARGIN)
                 drainer.drain(stop=signals.stop.is_set)
                 signals.stop.wait(settings.drain_interval_seconds)
         except Stopped:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import threading
@@ -55,11 +56,13 @@ class Follower:
     ) -> None:
         self.database = database
         tmp.mkdir(parents=True, exist_ok=True)
+        # Each in its own process group, so that a kill takes the target's writer process too.
         self.tap = subprocess.Popen(
             tap_command(tmp, tap_config, state=state, streams=STREAMS),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         self.target = subprocess.Popen(
             target_command(
@@ -69,6 +72,7 @@ class Follower:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         assert self.tap.stdout is not None
         self.tap.stdout.close()  # the target holds the pipe now
@@ -90,11 +94,20 @@ class Follower:
         target = self.target.wait(timeout=timeout)
         return tap, target, time.monotonic() - start
 
-    def kill(self) -> None:
-        """SIGKILL both (a crash or a power cut of the pipeline)."""
-        for proc in (self.tap, self.target):
-            if proc.poll() is None:
-                proc.kill()
+    def kill(self, victims: tuple[str, ...] = ("tap", "target")) -> None:
+        """SIGKILL the tap, the target (with its writer process) or both: a crash or a power
+        cut. A killed tap closes the target's input; a killed target takes the tap down with
+        it, as a scheduler does when one end of the pipe dies."""
+        for name, proc in (("target", self.target), ("tap", self.tap)):
+            if proc.poll() is None and (name in victims or "target" in victims):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc in (self.target, self.tap):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            if proc.poll() is None:  # a target still committing what a killed tap sent
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
 
     def count(self, needle: str) -> int:

@@ -3,6 +3,7 @@ deletions and merges as tombstones, the queue position in the state, pruning at 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,14 +167,24 @@ def test_drain_emits_current_records_and_tombstones(
     assert c.company in _by_id(second, "companies")
     assert _by_id(second, "companies", tombstones=True)[c.deleted_company]["_sdc_deleted_at"]
 
-    # The next run prunes what the input state's position covers, and drains nothing again.
+    # The next run prunes what the input state's position covers (but the rows of the last
+    # ten minutes, which its search sync may need again), and drains nothing again.
+    q = WebhookQueue(receiver.queue_path)
+    q.store([QueueEntry("n-late", "company.updated", "company", c.company)])  # after the state
+    q.close()
+    with sqlite3.connect(receiver.queue_path) as db:  # all but the two newest an hour old
+        db.execute("UPDATE notifications SET received_at = received_at - 3600 WHERE position < ?",
+                   (queued - 1,))  # fmt: skip
     emu.reset_stats()
     third = run_tap(tmp_path, _config(emu, receiver), state=second.state, streams=STREAMS)
     assert third.returncode == 0, third.stderr[-3000:]
-    assert "GET /contacts/{id}" not in emu.stats()["routes"]
-    assert f"pruned {queued} queued notifications" in third.stderr
+    # The two rows kept, fetched again after the search sync, and n-late, drained.
+    assert "fetched 2 recently notified items again" in third.stderr
+    assert "drained 1 notifications of 1 items" in third.stderr
+    assert "GET /contacts/{id}" not in emu.stats()["routes"]  # (contacts changed first)
+    assert f"pruned {queued - 2} queued notifications" in third.stderr
     q = WebhookQueue(receiver.queue_path)
-    assert q.count() == 0
+    assert [r.position for r in q.read()] == [queued - 1, queued, queued + 1]
     q.close()
 
 

@@ -150,10 +150,15 @@ class WebhookQueue:
         oldest first: what a tap drained in the last minutes (see tap_intercom.drain)."""
         return [_row(r) for r in self._db.execute(_SELECT_RECEIVED, (through, after))]
 
-    def prune(self, through: int) -> int:
-        """Delete every row at or before position ``through``; returns how many went."""
-        cursor = self._db.execute("DELETE FROM notifications WHERE position <= ?", (through,))
-        return cursor.rowcount
+    def prune(self, through: int, received_before: float | None = None) -> int:
+        """Delete every row at or before position ``through`` (and, when given, received
+        before ``received_before``, Unix seconds); returns how many went."""
+        sql = "DELETE FROM notifications WHERE position <= ?"
+        params: tuple[float, ...] = (through,)
+        if received_before is not None:
+            sql += " AND received_at < ?"
+            params = (through, received_before)
+        return self._db.execute(sql, params).rowcount
 
     def last_position(self) -> int:
         """The highest position ever given (0 for an empty new file), pruned rows included."""
