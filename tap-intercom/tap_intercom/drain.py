@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -133,9 +132,6 @@ class Drainer:
         self.input_position = self.position
         self._set_position(self.input_position)  # every state of the run carries it
         self.totals = DrainResult(position=self.position)
-        self._pool = ThreadPoolExecutor(
-            max_workers=tap.settings.hydration_workers, thread_name_prefix="drain"
-        )
 
     # State.
 
@@ -215,7 +211,6 @@ class Drainer:
         return result
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self.queue.close()
 
     # Fetching and emitting.
@@ -268,7 +263,8 @@ class Drainer:
                 return Fetched(change, None, change.merged_into_id)
             return Fetched(change, body)
 
-        yield from self._pool.map(fetch, changes)
+        # The tap's hydration threads (a sync shuts them down and the next use makes new ones).
+        yield from self.tap.hydration_pool.map(fetch, changes)
 
     def _emit(self, stream: IntercomStream, body: dict[str, Any]) -> int:
         """One fetched item out as its stream's sync writes it (SCHEMA once, timestamps,
@@ -278,7 +274,12 @@ class Drainer:
         elif isinstance(stream, HydratedSearchStream):
             records = [stream._split_parts(body)]
         elif isinstance(stream, ContactsStream):
-            records = stream.expand([body])  # the complete tag and company lists
+            try:
+                records = list(stream.expand([body]))  # the complete tag and company lists
+            except NotFound:
+                # Deleted or merged since its GET: its own notification, drained next, says so.
+                self.tap.logger.info("webhooks: contact %s went away meanwhile", body.get("id"))
+                return 0
         else:
             records = [body]
         written = 0

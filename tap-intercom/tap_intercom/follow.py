@@ -3,18 +3,19 @@
 With ``webhook_queue`` set and ``follow`` false, a run is the tap's normal sync followed by one
 drain. With ``follow`` true the tap keeps running: it drains every ``drain_interval_seconds``
 (a STATE after each batch) and runs the normal sync every ``sync_interval_seconds`` as the
-safety net for lost webhooks, first at start-up. That sync is the tap's own
-``TapIntercom.sync_streams``, called as a scheduled run calls it: the same streams, windows,
-state and lookback, no second copy of the logic.
+safety net for lost webhooks, first at start-up. That sync is the tap's own run
+(``SdkTap.sync_all``: every stream at once, then the run summary), called as a scheduled run
+calls it: the same streams, windows, state and lookback, no second copy of the logic.
 
 After each search sync (in both modes) the items notified during it, and in the
 ``drain.SEARCH_LAG_MARGIN`` before it, are fetched again: a search result can be a version
 older than the one a drain emitted minutes before, and emitting it last would leave the
 archive behind.
 
-SIGTERM (or SIGINT) ends the tap after the step in progress: a drain finishes its batch and
-writes its state; a search sync stops at once (its state is resumable at the last record
-emitted, as when the SDK stops a run) and the tap writes that state. Either way it exits 0.
+SIGTERM (or SIGINT) ends the tap after the step in progress, with exit code 0: a drain
+finishes its batch and writes its state; during a search sync the run's own handler acts, as
+in a scheduled run (``SdkTap._handle_termination``: the streams stop, the state, resumable at
+the last record emitted, is written, and the process exits).
 """
 
 from __future__ import annotations
@@ -33,40 +34,40 @@ if TYPE_CHECKING:
     from tap_intercom.tap import TapIntercom
 
 
-class Stopped(BaseException):
-    """SIGTERM during a search sync (a BaseException, so no ``except Exception`` eats it)."""
-
-
 class Signals:
-    """SIGTERM/SIGINT set ``stop``; while ``interrupting``, they also raise ``Stopped``."""
+    """SIGTERM/SIGINT set ``stop``, except ``during_sync``, when the handlers that were there
+    before (the run's own) act."""
 
     def __init__(self) -> None:
         self.stop = threading.Event()
-        self._interruptible = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
-        if self._interruptible:
-            self._interruptible = False
-            raise Stopped
 
-    def __enter__(self) -> Signals:
+    def _install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
+            signal.signal(sig, self._handle)
 
-    def __exit__(self, *exc: object) -> None:
+    def _restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
+    def __enter__(self) -> Signals:
+        self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
     @contextmanager
-    def interrupting(self) -> Iterator[None]:
-        self._interruptible = True
+    def during_sync(self) -> Iterator[None]:
+        self._restore()
         try:
             yield
         finally:
-            self._interruptible = False
+            self._install()
 
 
 def run(tap: TapIntercom, sync: Callable[[], None]) -> None:
@@ -103,16 +104,13 @@ def _follow(tap: TapIntercom, drainer: Drainer, sync: Callable[[], None]) -> Non
     )
     next_sync = time.monotonic()  # the safety net runs first: it catches up after a pause
     with Signals() as signals:
-        try:
-            while not signals.stop.is_set():
-                if time.monotonic() >= next_sync:
-                    with signals.interrupting():
-                        _safety_net(drainer, sync)
-                    next_sync = time.monotonic() + settings.sync_interval_seconds
-                drainer.drain(stop=signals.stop.is_set)
-                signals.stop.wait(settings.drain_interval_seconds)
-        except Stopped:
-            tap.logger.info("webhooks: stopped inside the search sync; its state is resumable")
+        while not signals.stop.is_set():
+            if time.monotonic() >= next_sync:
+                with signals.during_sync():
+                    _safety_net(drainer, sync)
+                next_sync = time.monotonic() + settings.sync_interval_seconds
+            drainer.drain(stop=signals.stop.is_set)
+            signals.stop.wait(settings.drain_interval_seconds)
         drainer.write_state()
     totals = drainer.totals
     tap.logger.info(
