@@ -274,12 +274,7 @@ class Drainer:
         elif isinstance(stream, HydratedSearchStream):
             records = [stream._split_parts(body)]
         elif isinstance(stream, ContactsStream):
-            try:
-                records = list(stream.expand([body]))  # the complete tag and company lists
-            except NotFound:
-                # Deleted or merged since its GET: its own notification, drained next, says so.
-                self.tap.logger.info("webhooks: contact %s went away meanwhile", body.get("id"))
-                return 0
+            records = stream.expand([body])  # the complete tag and company lists
         else:
             records = [body]
         written = 0

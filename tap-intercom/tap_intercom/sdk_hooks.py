@@ -9,6 +9,7 @@ overridden where they belong.)
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream, Tap, metrics
@@ -72,12 +73,14 @@ class SdkStream(Stream):
 
     def begin_version(self, version: int | None = None) -> int:
         """Start a full-table pass: its records carry the version ACTIVATE_VERSION names
-        (`version`, or the SDK's own: the run's start in seconds).
+        (`version`, or the pass's start in seconds, as the SDK's own is the run's start: a
+        follower's hourly passes each need their own, or a row one of them no longer sends
+        would keep the version of an earlier pass and never be marked).
 
         The SDK only sets the records' version when it sends ACTIVATE_VERSION itself, before
         the first record; the tap sends it after the last one (streams.base.FullTableStream).
         """
-        self._stream_version = self._initialized_at // 1000 if version is None else version
+        self._stream_version = int(time.time()) if version is None else version
         return self._stream_version
 
     def activate_version(self, version: int) -> None:

@@ -108,6 +108,25 @@ def test_contact_with_more_companies_pages_through_them(api: requests_mock.Mocke
     assert record["companies"]["has_more"] is False
 
 
+def test_a_contact_gone_before_its_full_list_keeps_the_inline_ten(
+    api: requests_mock.Mocker,
+) -> None:
+    """A lagging search lists a contact deleted (or merged) minutes ago: its list answers 404,
+    and the run goes on (it used to stop with "was not found")."""
+    more = {"type": "list", "data": [{"id": "a"}], "has_more": True}
+    listed = [contact("gone", NOW - 6, companies=more), contact("c2", NOW - 5)]
+    api.post(f"{API}/contacts/search", json={"data": listed})
+    api.get(
+        f"{API}/contacts/gone/companies",
+        status_code=404,
+        json={"type": "error.list", "errors": [{"code": "not_found", "message": "Not Found"}]},
+    )
+    run = run_tap(["contacts"])  # does not raise
+    gone, kept = run.records("contacts")
+    assert gone["companies"] == more
+    assert kept["id"] == "c2"
+
+
 def test_a_refused_tags_list_keeps_the_inline_ten_and_is_asked_once(
     api: requests_mock.Mocker, caplog: pytest.LogCaptureFixture
 ) -> None:
