@@ -16,7 +16,7 @@ from typing import Any
 
 from tap_intercom.timestamps import parse_iso
 from tests.e2e.harness import tap_command
-from tests.emulator import Emulator
+from tests.emulator import Emulator, WorkspaceSpec
 from tests.emulator.workspace import Workspace
 from tests.reliability.pipeline import archive_differences, archive_state, connect, target_command
 from tests.webhooks.receiver import Receiver
@@ -25,6 +25,16 @@ STREAMS = (
     "contacts", "companies", "conversations", "conversation_parts", "deleted_conversations",
     "tickets", "ticket_parts",
 )  # fmt: skip
+
+
+def follow_spec(seed: int, **extra: Any) -> WorkspaceSpec:
+    """A small workspace with every followed stream non-empty and no 500-part cap."""
+    values: dict[str, Any] = {
+        "admins": 3, "teams": 2, "tags": 5, "segments": 2, "companies": 12, "contacts": 80,
+        "conversations": 30, "tickets": 10, "articles": 2, "collections": 1, "parts_mean": 4,
+        "cluster_size": 10, "long_conversations": 0,
+    }  # fmt: skip
+    return WorkspaceSpec(seed=seed, **{**values, **extra})
 
 
 def follow_config(emu: Emulator, receiver: Receiver, **extra: Any) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from tap_intercom.settings import SettingError, validate
 from tap_intercom.timestamps import to_iso
 from tap_intercom.webhooks.queue import QueuedNotification, QueueEntry, WebhookQueue
 from tests.e2e.harness import TapRun, run_tap
-from tests.emulator import Emulator, WebhookSettings, WorkspaceSpec
-from tests.webhooks.follow_pipeline import make_every_change
+from tests.emulator import Emulator, WebhookSettings
+from tests.webhooks.follow_pipeline import follow_spec, make_every_change
 from tests.webhooks.receiver import SECRET, Receiver
 
 TOKEN = "drain-test-token"
@@ -24,10 +24,7 @@ STREAMS = (
     "contacts", "companies", "conversations", "conversation_parts", "deleted_conversations",
     "tickets", "ticket_parts",
 )  # fmt: skip
-SPEC = WorkspaceSpec(
-    seed=21, admins=3, teams=2, tags=5, segments=2, companies=12, contacts=80,
-    conversations=30, tickets=10, articles=2, collections=1, parts_mean=4, cluster_size=10,
-)  # fmt: skip
+SPEC = follow_spec(21, long_conversations=3)  # conversations over the 500-part cap too
 
 
 def _row(position: int, item_id: str, topic: str = "contact.user.updated", **kw: Any) -> Any:

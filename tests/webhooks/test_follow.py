@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from tap_intercom.timestamps import to_iso
-from tests.emulator import Emulator, WebhookSettings, WorkspaceSpec
+from tests.emulator import Emulator, WebhookSettings
 from tests.webhooks.follow_pipeline import (
     Follower,
     column,
     committed_position,
     follow_config,
+    follow_spec,
     make_every_change,
     mirror_differences,
     rows,
@@ -25,11 +26,7 @@ from tests.webhooks.follow_pipeline import (
 )
 from tests.webhooks.receiver import SECRET, Receiver
 
-SPEC = WorkspaceSpec(
-    seed=31, admins=3, teams=2, tags=5, segments=2, companies=12, contacts=80,
-    conversations=30, tickets=10, articles=2, collections=1, parts_mean=4, cluster_size=10,
-    long_conversations=0,
-)  # fmt: skip
+SPEC = follow_spec(31)
 
 
 @pytest.fixture

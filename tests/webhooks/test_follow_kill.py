@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tap_intercom.timestamps import iso
 from tap_intercom.webhooks.queue import WebhookQueue
-from tests.emulator import Emulator, WebhookSettings, WorkspaceSpec
+from tests.emulator import Emulator, WebhookSettings
 from tests.emulator.workspace import Workspace
 from tests.reliability.pipeline import duplicate_keys, integrity_ok
 from tests.webhooks.follow_pipeline import (
@@ -26,17 +26,22 @@ from tests.webhooks.follow_pipeline import (
     committed_position,
     committed_state,
     follow_config,
+    follow_spec,
     mirror_differences,
     rows,
     wait_for,
 )
 from tests.webhooks.receiver import SECRET, Receiver
 
-SPEC = WorkspaceSpec(
-    seed=41, admins=3, teams=2, tags=5, segments=2, companies=15, contacts=200,
-    conversations=40, tickets=12, articles=2, collections=1, parts_mean=3, cluster_size=10,
-    long_conversations=0, deleted_conversations=0,
-)  # fmt: skip
+SPEC = follow_spec(
+    41,
+    companies=15,
+    contacts=200,
+    conversations=40,
+    tickets=12,
+    parts_mean=3,
+    deleted_conversations=0,
+)
 SEARCH_LAG = 300.0
 TABLES = {"contact": "contacts", "conversation": "conversations", "ticket": "tickets",
           "company": "companies"}  # fmt: skip
