@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.common import (
     PRIVATE_APP_RATE,
     StatsSampler,
@@ -86,6 +87,7 @@ class Result:
     left_per_window: int = 0
     left_share: float = 0.0
     routes: dict[str, int] = field(default_factory=dict)
+    goals: dict[str, str] = field(default_factory=dict)
 
 
 def _change(ws: Workspace, rng: random.Random, kinds: list[tuple[str, str]]) -> Change:
@@ -234,7 +236,7 @@ def _result(
     gets = sum(routes.get(route, 0) for route in BY_ID)
     windows, _, _ = window_counts(samples)
     busiest = max(windows, default=int(stats["total"]))
-    return Result(
+    result = Result(
         changes=len(made),
         seconds=seconds,
         latency_ms=latency_ms,
@@ -252,6 +254,12 @@ def _result(
         left_share=round(1 - busiest / PRIVATE_APP_RATE, 3),
         routes=dict(sorted(routes.items())),
     )
+    for name, goal, value in (
+        ("p95", goals.FOLLOW_P95_SECONDS, result.p95_s),
+        ("gets_per_item", goals.FOLLOW_GETS_PER_ITEM, result.gets_per_item),
+    ):
+        result.goals[name] = f"{value} ({goal.text}: {'met' if goal.met(value) else 'MISSED'})"
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

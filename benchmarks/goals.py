@@ -44,3 +44,6 @@ CONTACT_LOOKUP_P95_MS = Goal(5, at_most=True, unit=" ms")
 # Issue 17's large workspace: wall time against requests / limit, and each program's peak RSS.
 LARGE_VS_LOWER_BOUND = Goal(1.2, at_most=True)
 LARGE_PEAK_RSS_MB = Goal(300, at_most=True, unit=" MB")
+# Issue 15: change to committed row while following the webhook queue, and GETs per item.
+FOLLOW_P95_SECONDS = Goal(5.0, at_most=True, unit=" s")
+FOLLOW_GETS_PER_ITEM = Goal(1.2, at_most=True, unit="")
