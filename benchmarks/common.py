@@ -176,28 +176,36 @@ _STREAM = re.compile(rb'"stream": ?"([^"]+)"')
 
 
 class PeakRss:
-    """Children's own peak RSS, from /proc/<pid>/status's VmHWM, read at every poll.
+    """A program's peak RSS: its process's and its child processes' (the target's writer)
+    VmHWM from /proc/<pid>/status, read at every poll.
 
     wait4's ru_maxrss is no good here: Linux counts in it the benchmark process's own RSS at the
     fork (the high-water mark of the memory the child replaced when it exec'd), so every child
-    of a benchmark holding a large workspace's truth reported that size. VmHWM belongs to the
-    child's own address space since its exec; the last reading before it exits is its peak
-    (to the 10 ms between polls).
+    of a benchmark holding a large workspace's truth reported that size. VmHWM belongs to a
+    process's own address space since its exec; the last reading before it exits is its peak
+    (to the 10 ms between polls). The sum of the peaks of a program's processes bounds the
+    program's peak from above.
     """
 
     def __init__(self) -> None:
-        self.kb: dict[int, int] = {}
+        self.kb: dict[int, dict[int, int]] = {}
 
     def poll(self, pid: int) -> None:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    self.kb[pid] = max(self.kb.get(pid, 0), int(line.split()[1]))
-                    return
+        peaks = self.kb.setdefault(pid, {})
+        todo = [pid]
+        while todo:
+            current = todo.pop()
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[current] = max(peaks.get(current, 0), int(line.split()[1]))
+                        break
+                children = Path(f"/proc/{current}/task/{current}/children").read_text()
+                todo += [int(child) for child in children.split()]
 
     def mb(self, pid: int, usage: t.Any) -> float:
         """The peak in MB; ru_maxrss only when the child ended before the first poll."""
-        return (self.kb.get(pid) or usage.ru_maxrss) / 1024
+        return (sum(self.kb.get(pid, {}).values()) or usage.ru_maxrss) / 1024
 
 
 def run_measured(

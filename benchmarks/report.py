@@ -309,7 +309,8 @@ def _memory_section(mem: dict[str, t.Any]) -> list[str]:
     lines = [
         "## 5. Memory",
         "",
-        f"Peak RSS (the child's own VmHWM, read while it runs). Conversations with "
+        "Peak RSS (the program's own VmHWM with its child processes', read while it runs). "
+        f"Conversations with "
         f"{mem['parts']} parts each on average (fewer than 20 to keep the 100,000 run inside the "
         "time budget). Tap: against the emulator without latency, conversations and parts "
         "selected. Target: ours, from a Singer file of the same counts.",
@@ -383,7 +384,8 @@ def _large_section(large: dict[str, t.Any]) -> list[str]:
         "Meltano runs them, every stream selected by default; the incremental run starts from "
         f"the state the target emitted after {large['changed_contacts']:,} contacts and "
         f"{large['changed_conversations']:,} conversations changed. Lower bound = requests / "
-        "(limit / 10 s). Peak RSS is each child's own VmHWM (read while it runs)."
+        "(limit / 10 s). Peak RSS is each program's own VmHWM, its child processes' (the "
+        "target's writer) added, read while it runs."
     )
     header = (
         "| run | wall s | requests | lower bound s | wall / bound | 429s | tap RSS MB "
