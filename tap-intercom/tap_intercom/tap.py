@@ -272,8 +272,11 @@ class TapIntercom(SdkTap):
         first = next((f for f in failures if not isinstance(f, RunStopped)), failures[0])
         for other in failures:
             # The first failure ends the run in one line (invoke). Another stream's own failure
-            # before it stopped is worth a warning; a rejected token fails every stream alike.
-            if isinstance(other, RunStopped | AccessTokenRejected) or other is first:
+            # before it stopped is worth a warning; a rejected token, or a target that has gone
+            # (a broken pipe), fails every stream alike.
+            if isinstance(other, RunStopped | AccessTokenRejected | BrokenPipeError) or (
+                other is first
+            ):
                 continue
             where = f" in stream '{other.stream}'" if isinstance(other, IntercomError) else ""
             self.logger.warning(
