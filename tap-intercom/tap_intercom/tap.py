@@ -1,4 +1,4 @@
-"""TapIntercom: its settings, the shared client, the streams, and the run with its summary."""
+"""TapIntercom: its settings, the shared client, and the run with its summary."""
 
 from __future__ import annotations
 
@@ -26,81 +26,21 @@ from typing_extensions import override
 from tap_intercom import DISTRIBUTION, drain, follow, probe, state
 from tap_intercom.client import IntercomClient
 from tap_intercom.concurrency import sync_at_once
+from tap_intercom.config_schema import AUTO_MAX_WORKERS, CONFIG_SCHEMA
 from tap_intercom.errors import AccessTokenRejected, IntercomError, RunStopped, WrongURL
 from tap_intercom.ratelimit import bulk_thread
 from tap_intercom.reconcile import Report
 from tap_intercom.sdk_hooks import SdkTap
 from tap_intercom.settings import (
-    AUTO_MAX_WORKERS,
-    CONFIG_SCHEMA,
     SettingError,
     Settings,
     environment_numbers,
     unknown_settings,
     validate,
 )
-from tap_intercom.streams.admin_activity import AdminActivityLogsStream
+from tap_intercom.stream_types import STREAM_TYPES
 from tap_intercom.streams.base import IntercomStream
-from tap_intercom.streams.calls import CallsStream, CallTranscriptsStream
-from tap_intercom.streams.companies import CompaniesStream
-from tap_intercom.streams.contacts import ContactsStream, EventsStream, NotesStream
-from tap_intercom.streams.conversations import (
-    ConversationPartsStream,
-    ConversationsStream,
-    DeletedConversationsStream,
-)
-from tap_intercom.streams.handling_events import HandlingEventsStream
-from tap_intercom.streams.help_center import ArticlesStream, CollectionsStream, HelpCentersStream
-from tap_intercom.streams.inbox_settings import (
-    AwayStatusReasonsStream,
-    MacrosStream,
-    OfficeHoursSchedulesStream,
-)
-from tap_intercom.streams.knowledge import ContentSnippetsStream, InternalArticlesStream
 from tap_intercom.streams.reconcile_runs import ReconcileRunsStream
-from tap_intercom.streams.ticket_types import TicketStatesStream, TicketTypesStream
-from tap_intercom.streams.tickets import TicketPartsStream, TicketsStream
-from tap_intercom.streams.workspace import (
-    AdminsStream,
-    DataAttributesStream,
-    SegmentsStream,
-    SubscriptionTypesStream,
-    TagsStream,
-    TeamsStream,
-)
-
-STREAM_TYPES: list[type[Stream]] = [
-    AdminsStream,
-    TeamsStream,
-    TagsStream,
-    SegmentsStream,
-    SubscriptionTypesStream,
-    DataAttributesStream,
-    CompaniesStream,
-    ContactsStream,
-    NotesStream,
-    EventsStream,
-    ConversationsStream,
-    ConversationPartsStream,
-    DeletedConversationsStream,
-    TicketsStream,
-    TicketPartsStream,
-    ArticlesStream,
-    CollectionsStream,
-    HelpCentersStream,
-    AdminActivityLogsStream,
-    TicketTypesStream,
-    TicketStatesStream,
-    MacrosStream,
-    AwayStatusReasonsStream,
-    OfficeHoursSchedulesStream,
-    InternalArticlesStream,
-    ContentSnippetsStream,
-    CallsStream,
-    CallTranscriptsStream,
-    HandlingEventsStream,
-    ReconcileRunsStream,
-]
 
 
 class TapIntercom(SdkTap):

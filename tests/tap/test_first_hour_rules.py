@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tap_intercom import probe, state
+from tap_intercom.config_schema import CONFIG_SCHEMA
 from tap_intercom.errors import AccessTokenRejected, NotFound, StreamUnavailable
-from tap_intercom.settings import CONFIG_SCHEMA, SettingError, environment_numbers, unknown_settings
-from tap_intercom.tap import STREAM_TYPES
+from tap_intercom.settings import SettingError, environment_numbers, unknown_settings
+from tap_intercom.stream_types import STREAM_TYPES
 
 
 def test_unknown_settings_name_the_closest_known_one() -> None:
