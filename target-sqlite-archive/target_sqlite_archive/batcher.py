@@ -125,7 +125,7 @@ class Batcher:
         if self._first_pending_at is None:
             self._first_pending_at = now
             self._start_timer(self._wait_seconds)
-        if len(sink.pending) >= sink.max_size:
+        if len(sink.pending) >= sink.full_at:
             self._logger.info("Stream '%s' is full: committing", sink.stream_name)
             self.commit()
         elif now - self._first_pending_at >= self._wait_seconds:

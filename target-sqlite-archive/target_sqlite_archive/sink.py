@@ -88,6 +88,11 @@ class ArchiveSink(Sink):
         # stream's tables of an older archive format (they need the schema's keys).
         self.handed_over = False
         self._keys = tuple(self.key_properties)
+        self._key_set = frozenset(self._keys)
+        # The SDK's `max_size` (a property over a property), read once: the SDK reads the
+        # `batch_size_rows` setting once too, when it makes the sink, and the batcher asks
+        # after every record.
+        self.full_at = self.max_size
         # Validation and flattening in one pass when the compiled validator validates.
         self._one_pass = isinstance(self._validator, CompiledValidator) and compile_checked(
             self.plan, self.schema
@@ -113,7 +118,7 @@ class ArchiveSink(Sink):
         keys = self._keys
         if (
             self._one_pass
-            and all(key in record for key in keys)
+            and record.keys() >= self._key_set  # every key property there (a C-level test)
             and record.get(DELETED_AT).__class__ is not str  # tombstones: the path below
         ):
             row_id = dumps([record[k] for k in keys]) if keys else new_row_id()

@@ -220,34 +220,32 @@ class TargetSqliteArchive(Target):
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
-        # The lock and a plain call, not a generator context manager: this runs per record.
-        with self._batcher.lock:
-            self._batcher.raise_timer_error()
-            self._on_record_message(message_dict)
-
-    def _on_record_message(self, message_dict: dict) -> None:
         # A lean replacement for the SDK's path: no stream maps, no date parsing (the archive
-        # stores the text it received), compiled validation, and the raw record text.
-        reader = self.message_reader
-        if "record" not in message_dict or "stream" not in message_dict:
-            reader.assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
-        sink = self._sink(stream_name)
-        record = message_dict["record"]
-        raw = reader.raw_record if isinstance(reader, RawRecordReader) else None
-        try:
-            sink.accept(
-                record,
-                raw if raw is not None else dumps(record),
-                message_dict.get("version"),
-                self._received_at(),
-            )
-        except Exception:
-            # The batches already handed over are valid and complete: commit them (and emit
-            # their state) before the error ends the run.
-            self._batcher.finish_handed_over()
-            raise
-        self._batcher.accepted(sink)
+        # stores the text it received), compiled validation, and the raw record text. One
+        # frame, the lock and plain calls (no generator context manager): this runs per
+        # record, and each call saved is measurable at 30,000 records/s.
+        batcher = self._batcher
+        with batcher.lock:
+            batcher.raise_timer_error()
+            reader = self.message_reader
+            if "record" not in message_dict or "stream" not in message_dict:
+                reader.assert_line_requires(message_dict, requires={"stream", "record"})
+            sink = batcher.sink(message_dict["stream"]) or self._sink(message_dict["stream"])
+            record = message_dict["record"]
+            raw = reader.raw_record if isinstance(reader, RawRecordReader) else None
+            try:
+                sink.accept(
+                    record,
+                    raw if raw is not None else dumps(record),
+                    message_dict.get("version"),
+                    self._received_at(),
+                )
+            except Exception:
+                # The batches already handed over are valid and complete: commit them (and
+                # emit their state) before the error ends the run.
+                batcher.finish_handed_over()
+                raise
+            batcher.accepted(sink)
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
