@@ -10,6 +10,8 @@ import contextlib
 import io
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +99,49 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+#: The installed console script, for tests that need a real process (exit codes, signals).
+CLI = str(Path(sys.executable).with_name("intercom-archive"))
+#: Queries that must never reach FTS5 syntax unless --raw, nor end in a traceback.
+HOSTILE = (
+    '"',
+    "(",
+    "a AND",
+    "-x",
+    "alice@example.com",
+    "🎉",
+    "🙂 emoji only 🎉",
+    "DROP TABLE contacts;--",
+    "' OR 1=1 --",
+    "NEAR(a b)",
+    "body:refund",
+    "refun*",
+    "x" * 10_000,
+    " ".join(["order"] * 2_000),
+)
+
+
+def check_hostile_query(database: Path, query: str) -> None:
+    """A literal search for `query` exits 0 with a JSON list and nothing on stderr; with --raw
+    it exits 0, or 2 with FTS5's rejection in one line; never a traceback."""
+    literal = subprocess.run(
+        [CLI, "search", "-d", str(database), "--json", query],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert literal.returncode == 0, literal.stderr
+    assert literal.stderr == ""
+    assert isinstance(json.loads(literal.stdout), list)
+    raw = subprocess.run(
+        [CLI, "search", "-d", str(database), "--raw", query],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert raw.returncode in (0, 2), raw.stderr
+    assert "Traceback" not in raw.stderr
+    if raw.returncode == 2:
+        assert raw.stderr.startswith("intercom-archive: FTS5 rejected the --raw query")
+        assert len(raw.stderr.strip().splitlines()) == 1

@@ -23,10 +23,9 @@ import pytest
 from intercom_archive import serve
 from intercom_archive.archive import connect
 from intercom_archive.encryption import KEY_VARIABLE, Secret
-from tests.read.conftest import Synced, free_port, run_cli, synced_archive
+from tests.read.conftest import CLI, Synced, free_port, run_cli, synced_archive
 
 KEY = "correct horse 'battery' staple-ß"
-CLI = str(Path(sys.executable).with_name("intercom-archive"))
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,25 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator.workspace import Workspace, rare_word
-from tests.read.conftest import Synced, run_cli, synced_archive
-
-CLI = str(Path(sys.executable).with_name("intercom-archive"))
-HOSTILE = (
-    '"',
-    "(",
-    "a AND",
-    "-x",
-    "alice@example.com",
-    "🎉",
-    "🙂 emoji only 🎉",
-    "DROP TABLE contacts;--",
-    "' OR 1=1 --",
-    "NEAR(a b)",
-    "body:refund",
-    "refun*",
-    "x" * 10_000,
-    " ".join(["order"] * 2_000),
-)
+from tests.read.conftest import HOSTILE, Synced, check_hostile_query, run_cli, synced_archive
 
 
 def fold(text: str) -> str:
@@ -143,26 +123,7 @@ def test_no_match_prints_an_empty_list_and_exits_0(archive: Synced) -> None:
 def test_hostile_queries_exit_0_and_raw_ones_0_or_2_without_traceback(
     archive: Synced, query: str
 ) -> None:
-    literal = subprocess.run(
-        [CLI, "search", "-d", str(archive.database), "--json", query],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert literal.returncode == 0, literal.stderr
-    assert literal.stderr == ""
-    assert isinstance(__import__("json").loads(literal.stdout), list)
-    raw = subprocess.run(
-        [CLI, "search", "-d", str(archive.database), "--raw", query],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert raw.returncode in (0, 2), raw.stderr
-    assert "Traceback" not in raw.stderr
-    if raw.returncode == 2:
-        assert len(raw.stderr.strip().splitlines()) == 1
-        assert raw.stderr.startswith("intercom-archive: FTS5 rejected the --raw query")
+    check_hostile_query(archive.database, query)
 
 
 def test_the_tables_survive_hostile_queries(archive: Synced) -> None:
