@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -83,15 +84,57 @@ def test_state_after_every_search_page(
     run = run_tap(["conversations"], config=make_config(start_date="2027-01-15T07:00:00Z"))
     bodies = json_bodies(api, "/conversations/search")
     assert [b["pagination"].get("starting_after") for b in bodies] == [None, "c1", "c2"]
-    # Before the request for page n+1, a STATE with that page's cursor is already out.
-    for call, cursor in ((1, "c1"), (2, "c2")):
-        latest = conv_state(three_pages.states_at_call[call][-1])
-        assert latest["cursor"] == cursor
-        assert latest["window_start"] == "2027-01-15T07:00:00Z"
-        assert latest["window_end"] == NOW_ISO
-        assert latest["last_id"] is None
-        assert len(three_pages.states_at_call[call]) > len(three_pages.states_at_call[call - 1])
+    # In the output, a STATE naming page n+1's cursor follows every record of pages 1..n and
+    # comes before any record of page n+1 (the state is never ahead of its records).
+    pages = {"c1": ["1", "2"], "c2": ["3", "4"]}
+    following = {"c1": ["3", "4", "5"], "c2": ["5"]}
+    for cursor in ("c1", "c2"):
+        at = next(
+            i
+            for i, m in enumerate(run.messages)
+            if m["type"] == "STATE"
+            and m["value"]["bookmarks"].get("conversations", {}).get("cursor") == cursor
+        )
+        state = conv_state(run.messages[at]["value"])
+        assert state["window_start"] == "2027-01-15T07:00:00Z"
+        assert state["window_end"] == NOW_ISO
+        assert state["last_id"] is None
+        before = [m["record"]["id"] for m in run.messages[:at] if m["type"] == "RECORD"]
+        assert set(pages[cursor]) <= set(before)
+        assert not set(following[cursor]) & set(before)
     assert [r["id"] for r in run.records("conversations")] == ["1", "2", "3", "4", "5"]
+
+
+def test_the_next_page_is_asked_for_while_this_page_is_written(
+    api: requests_mock.Mocker, three_pages: SearchRecorder
+) -> None:
+    """Page n+1 is requested before page n's records are all out (its answer is there when
+    they are), and its records' hydrations start with it: each conversation is still fetched
+    once."""
+    second_page_asked = threading.Event()
+    answer = three_pages.__call__
+
+    def search(request: Any, context: Any) -> dict[str, Any]:
+        page = answer(request, context)
+        if len(three_pages.states_at_call) == 2:
+            second_page_asked.set()
+        return page
+
+    api.post(f"{API}/conversations/search", json=search)
+    first = full_conversation("1", NOW - 3600 + 60)
+
+    def hydrate_first(request: Any, context: Any) -> dict[str, Any]:
+        # Page 1's first record is not out until page 2 has been asked for.
+        assert second_page_asked.wait(10), "page 2 was not asked for while page 1 was written"
+        context.headers.update(RATE_HEADERS)
+        return first
+
+    api.get(f"{API}/conversations/1", json=hydrate_first)
+    run = run_tap(["conversations"], config=make_config(start_date="2027-01-15T07:00:00Z"))
+    assert [r["id"] for r in run.records("conversations")] == ["1", "2", "3", "4", "5"]
+    assert all(conv_state(state).get("cursor") != "c1" for state in three_pages.states_at_call[1])
+    hydrations = [r.path for r in api.request_history if r.method == "GET"]
+    assert sorted(hydrations) == [f"/conversations/{n}" for n in range(1, 6)]
 
 
 def test_every_state_message_holds_every_key(

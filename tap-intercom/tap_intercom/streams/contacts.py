@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -86,11 +86,12 @@ class ContactsStream(SearchStream):
             )
 
     @override
+    def fetch_for(self, record: dict[str, Any]) -> Callable[[dict[str, Any]], Any] | None:
+        return self._complete_lists if _has_more(record) else None
+
+    @override
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        if not any(_has_more(record) for record in records):
-            yield from records
-            return
-        yield from self.workers().map(self._complete_lists, records)
+        yield from self.fetched(records)
 
     @override
     def reconcile_pages(self, tally: reconcile.Tally) -> Iterator[list[dict[str, Any]]]:

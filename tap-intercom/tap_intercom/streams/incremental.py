@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
@@ -40,9 +40,47 @@ class SearchStream(OwnStateStream):
     #: The field of a hydrated record that holds its parts (None: the records have none).
     parts_key: ClassVar[str | None] = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Requests started for the next page while this one is written, by record id.
+        self._ahead: dict[str, Future[Any]] = {}
+
     def workers(self) -> ThreadPoolExecutor:
         """The tap's hydration threads, shared with the other search streams."""
         return self.host.hydration_pool
+
+    def fetch_for(self, record: dict[str, Any]) -> Callable[[dict[str, Any]], Any] | None:
+        """What `expand` fetches for a listed record on the pool (None: nothing)."""
+        return None
+
+    def prefetch(self, records: list[dict[str, Any]]) -> None:
+        """Start on the pool what `expand` will fetch for these records: the next page's
+        requests then run while this page's records are written."""
+        for record in records:
+            fetch = self.fetch_for(record)
+            if fetch is not None:
+                self._ahead[str(record["id"])] = self.workers().submit(fetch, record)
+
+    def fetched(self, records: list[dict[str, Any]]) -> Iterator[Any]:
+        """For each record, in order, what `fetch_for` gives (started now or by `prefetch`),
+        or the record itself when there is nothing to fetch."""
+        futures: list[Future[Any] | None] = []
+        for record in records:
+            future = self._ahead.pop(str(record["id"]), None)
+            fetch = None if future is not None else self.fetch_for(record)
+            futures.append(future if fetch is None else self.workers().submit(fetch, record))
+        try:
+            for record, future in zip(records, futures, strict=True):
+                yield record if future is None else future.result()
+        finally:
+            for future in futures:
+                if future is not None:
+                    future.cancel()
+
+    def _forget_prefetched(self) -> None:
+        for future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
 
     # State.
 
@@ -117,9 +155,26 @@ class SearchStream(OwnStateStream):
         self._save(window)
         self.write_state()
         seen_cursors: set[str] = set()
+        body = self._first_page(window, saved_cursor=window.cursor is not None)
+        # The next page is asked for while this page's records are expanded and written: its
+        # answer is then there when they are out (a page's records take as long as its
+        # answer). The state still names a cursor only once the records before it are out.
+        lookahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-page")
+        try:
+            yield from self._read_pages(window, body, lookahead, seen_cursors)
+        finally:
+            lookahead.shutdown(wait=False, cancel_futures=True)
+            self._forget_prefetched()
+
+    def _read_pages(
+        self,
+        window: Window,
+        body: dict[str, Any],
+        lookahead: ThreadPoolExecutor,
+        seen_cursors: set[str],
+    ) -> Iterator[dict[str, Any]]:
         skipped_old = 0
         newest = 0
-        body = self._first_page(window, saved_cursor=window.cursor is not None)
         while True:
             if self.progress.total is None and isinstance(body.get("total_count"), int):
                 self.progress.total = body["total_count"]
@@ -135,19 +190,24 @@ class SearchStream(OwnStateStream):
             )
             skipped_old += step.skipped_old
             newest = step.newest
+            following = (
+                None
+                if step.follow is None
+                else lookahead.submit(self._next_page, window, step.follow)
+            )
             for record in self.expand(step.emit):
                 yield record
                 # Back here, the SDK has written the record: it counts as emitted.
                 window.last_id = str(record.get("id"))
                 self._save(window)
             self.progress.add(len(step.emit), self.requests)
-            if step.follow is None:
+            if step.follow is None or following is None:
                 break
             seen_cursors.add(step.follow)
             window.cursor, window.last_id = step.follow, None
             self._save(window)
             self.write_state()
-            body = self._search_page(window, window.cursor)
+            body = following.result()
         assert step.close_at is not None  # take_page closes every window it does not follow
         if step.repeated_cursor:
             self.logger.warning(
@@ -164,6 +224,14 @@ class SearchStream(OwnStateStream):
             )
         self._save(None, bookmark=step.close_at)
         self.write_state()
+
+    def _next_page(self, window: Window, cursor: str) -> dict[str, Any]:
+        """A page after a cursor Intercom gave, with its records' fetches started (those
+        `take_page` will emit: a page after a cursor starts no earlier than the window)."""
+        body = self._search_page(window, cursor)
+        listed = body.get(self.records_key) or []
+        self.prefetch([r for r in listed if (r.get(search.REPLICATION_KEY) or 0) >= window.start])
+        return body
 
     def _search_page(self, window: Window, cursor: str | None) -> dict[str, Any]:
         body = search.search_body(self.query(window), per_page=self.page_size, cursor=cursor)
@@ -219,9 +287,12 @@ class HydratedSearchStream(SearchStream):
         return [c for c in self.child_streams if isinstance(c, PartsStream) and c.selected]
 
     @override
+    def fetch_for(self, record: dict[str, Any]) -> Callable[[dict[str, Any]], Any] | None:
+        return self._hydrate
+
+    @override
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        hydrate: Callable[[dict[str, Any]], dict[str, Any] | None] = self._hydrate
-        for listed, full in zip(records, self.workers().map(hydrate, records), strict=True):
+        for listed, full in zip(records, self.fetched(records), strict=True):
             if full is None:
                 # Deleted since it was listed: nothing to emit, counted for the summary.
                 self.missing += 1
