@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from target_sqlite_archive.encryption import Key, connect
 from tests.emulator import Emulator
 from tests.reconcile.test_reconcile_e2e import marked, parts_differences, report, sync
+from tests.reliability.pipeline import run_pipeline, small_spec, tap_config, target_config
 
 STREAMS = ("conversations", "conversation_parts", "tickets", "ticket_parts", "reconcile_runs")
 HYDRATED = ("conversations", "tickets")
@@ -21,8 +23,6 @@ PARTS = {"conversations": ("conversation_parts", "conversation_id"),
 
 @pytest.fixture
 def emu() -> Any:
-    from tests.reliability.pipeline import small_spec
-
     with Emulator(small_spec(seed=23, long_conversations=1)) as emulator:
         yield emulator
 
@@ -75,6 +75,7 @@ def test_an_equal_archive_costs_its_listing_pages(tmp_path: Path, emu: Emulator)
     # total/150 per entity (and a last, empty page at most): no record is fetched again.
     bound = sum(math.ceil(len(truth[e]) / 150) + 1 for e in HYDRATED)
     assert spent <= bound, (spent, bound)
+    assert set(emu.stats()["routes"]) == {"POST /conversations/search", "POST /tickets/search"}
     figures = report(database)
     assert sum(figures[e]["requests"] for e in HYDRATED) == spent
     for entity in HYDRATED:
@@ -202,3 +203,44 @@ def test_an_unreadable_archive_falls_back_to_the_whole_listing(
     assert set(marked(database, "tickets")) == set(gone)  # by ACTIVATE_VERSION, as before
     assert "of 'tickets':" in second.target_stderr
     assert emu.stats()["total"] > sum(len(truth[e]) for e in HYDRATED)
+
+
+def test_an_encrypted_archive_is_read_with_its_key(tmp_path: Path, emu: Emulator) -> None:
+    key = "synthetic-e2e-archive-key-4b9d"
+    database = tmp_path / "archive.sqlite"
+    target = target_config(database, encryption_key=key)
+
+    def piped(state: Any = None, **extra: Any) -> Any:
+        result = run_pipeline(
+            tmp_path, tap_config(emu, **extra), target, state=state, streams=STREAMS
+        )
+        assert result.ok, result.describe()
+        return result
+
+    first = piped()
+    gone = emu.workspace.delete("tickets", count=1)
+    emu.reset_stats()
+
+    second = piped(
+        first.state,
+        reconcile=True,
+        reconcile_margin_seconds=0,
+        reconcile_archive=str(database),
+        reconcile_archive_encryption_key=key,
+    )
+
+    assert key not in second.tap_stderr
+    assert "reconcile against the archive, which holds" in second.tap_stderr
+    truth = emu.truth()
+    # The listing pages and the one confirmation (the deleted ticket's 404), nothing else.
+    listing = sum(math.ceil(len(truth[e]) / 150) + 1 for e in HYDRATED)
+    assert emu.stats()["total"] <= listing + 1
+    db = connect(str(database), Key(key))
+    try:
+        rows = db.execute("SELECT entity, mode, tombstoned FROM reconcile_runs").fetchall()
+        deleted = db.execute("SELECT id FROM tickets WHERE _sdc_deleted_at IS NOT NULL")
+        marked_tickets = {str(i) for (i,) in deleted.fetchall()}
+    finally:
+        db.close()
+    assert sorted(rows) == [("conversations", "archive", 0), ("tickets", "archive", 1)]
+    assert marked_tickets == set(gone)
