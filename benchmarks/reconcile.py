@@ -6,6 +6,8 @@ daily incremental run of the same streams (our tap only: there is no peer that r
 The workspace is the full-sync section's (3,000 contacts, 1,500 conversations, 500 companies,
 100 tickets) at 50 ms latency and a private app's 1,667 requests per 10 s. The tap runs alone
 (its Singer output is counted, not loaded): the figures are the tap's and Intercom's side.
+Archive mode (`reconcile_archive`) needs an archive: one more full sync goes through
+target-sqlite-archive first, and the reconcile of that equal archive reads it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ import math
 import time
 import typing as t
 
-from benchmarks.common import PRIVATE_APP_RATE, EmulatorProcess, log, out_dir, write_json
-from benchmarks.taps import our_catalog, run_ours, work_dir
+from benchmarks.common import (
+    PRIVATE_APP_RATE,
+    VENV_BIN,
+    EmulatorProcess,
+    log,
+    out_dir,
+    run_pipeline,
+    write_json,
+)
+from benchmarks.taps import our_argv, our_catalog, run_ours, work_dir
 from tap_intercom import reconcile
 
 STREAMS = (
@@ -48,6 +58,25 @@ def measure(sizes: dict[str, int], latency_ms: int = 50) -> dict[str, t.Any]:
             emu, catalog, folder, state=state, reconcile=True, reconcile_margin_seconds=0
         )
         assert passed.ok, passed.run.stderr_tail[-2000:]
+        log("reconcile: a full sync into an archive (tap | target), then its archive-mode pass")
+        database = folder / "reconcile.sqlite"
+        for stale in folder.glob("reconcile.sqlite*"):
+            stale.unlink()
+        target_config = folder / "target-config.json"
+        target_config.write_text(json.dumps({"database": str(database)}))
+        target_argv = [str(VENV_BIN / "target-sqlite-archive"), "--config", str(target_config)]
+        loaded = run_pipeline(our_argv(emu.url, catalog, folder, None), target_argv)
+        assert loaded.ok, loaded.tap.stderr_tail[-2000:]
+        archived = run_ours(
+            emu,
+            catalog,
+            folder,
+            state=loaded.state,
+            reconcile=True,
+            reconcile_margin_seconds=0,
+            reconcile_archive=str(database),
+        )
+        assert archived.ok, archived.run.stderr_tail[-2000:]
         truth = emu.truth()
     counts = {e: len(truth[e]) for e in ("contacts", "conversations", "tickets", "companies")}
     # The emulator's contact lists fit one page: one request per list beyond the inline ten,
@@ -57,7 +86,19 @@ def measure(sizes: dict[str, int], latency_ms: int = 50) -> dict[str, t.Any]:
         for route, codes in full.routes.items()
         if route in ("GET /contacts/{id}/tags", "GET /contacts/{id}/companies")
     )
-    bound = reconcile.request_bound(**counts, full_lists=full_lists)
+    bound, archive_bound = (
+        reconcile.request_bound(
+            contacts=counts["contacts"],
+            conversations=counts["conversations"],
+            tickets=counts["tickets"],
+            companies=counts["companies"],
+            full_lists=full_lists,
+            hydrated=hydrated,
+        )
+        for hydrated in (True, False)
+    )
+    # The archive was read (a fallback would fetch every conversation and ticket again).
+    assert archived.requests <= archive_bound, (archived.requests, archive_bound)
     listing = sum(
         math.ceil(counts[e] / 150) for e in ("contacts", "conversations", "tickets")
     ) + math.ceil(counts["companies"] / 100)
@@ -79,12 +120,17 @@ def measure(sizes: dict[str, int], latency_ms: int = 50) -> dict[str, t.Any]:
                 ("full sync", full),
                 ("daily, nothing changed", daily),
                 ("reconcile", passed),
+                ("reconcile against the archive", archived),
             )
         },
         "reconcile_routes": {
             route: sum(codes.values()) for route, codes in sorted(passed.routes.items())
         },
+        "archive_routes": {
+            route: sum(codes.values()) for route, codes in sorted(archived.routes.items())
+        },
         "bound": bound,
+        "archive_bound": archive_bound,
         "listing_pages": listing,
     }
 
@@ -121,6 +167,14 @@ def render(result: dict[str, t.Any]) -> str:
         "| route | requests |",
         "|---|---|",
         *(f"| {route} | {n:,} |" for route, n in result["reconcile_routes"].items()),
+        "",
+        f"Against the archive: {result['runs']['reconcile against the archive']['requests']:,} "
+        f"requests, bound {result['archive_bound']:,} (`reconcile.request_bound(hydrated="
+        "False)`: listing pages only, as nothing differs).",
+        "",
+        "| route | requests |",
+        "|---|---|",
+        *(f"| {route} | {n:,} |" for route, n in result["archive_routes"].items()),
     ]
     return "\n".join(lines)
 

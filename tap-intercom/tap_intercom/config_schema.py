@@ -143,7 +143,30 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Instead of their incremental windows, list every contact, conversation and ticket "
             "(each conversation and ticket fetched again with its parts), so the target marks "
             "what Intercom no longer holds; bookmarks stay as they were. Costs about "
-            "contacts/150 + conversations + tickets requests. The reconcile_runs stream reports it."
+            "contacts/150 + conversations + tickets requests (with reconcile_archive, about "
+            "total/150 per entity). The reconcile_runs stream reports it."
+        ),
+    ),
+    th.Property(
+        "reconcile_archive",
+        th.StringType,
+        title="Reconcile archive",
+        description=(
+            "Path of the archive target-sqlite-archive writes (its database). A reconcile then "
+            "reads it (read-only) and fetches only the conversations and tickets it lacks, "
+            "holds older, or holds short of parts, and checks by id the archived ones "
+            "Intercom no longer lists: about total/150 requests per entity. Without it (or if "
+            "it cannot be read) every conversation and ticket is fetched again. No default."
+        ),
+    ),
+    th.Property(
+        "reconcile_archive_encryption_key",
+        th.StringType,
+        secret=True,
+        title="Reconcile archive encryption key",
+        description=(
+            "The key of an encrypted reconcile_archive (the target's encryption_key); needs "
+            "the tap's encrypted-archive extra (sqlcipher3). Never logged."
         ),
     ),
     th.Property(

@@ -10,7 +10,7 @@ import datetime
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tap_intercom.config_schema import (
@@ -48,6 +48,9 @@ class Settings:
     rate_limit_headroom: float
     reconcile: bool = False
     reconcile_margin_seconds: int = DEFAULT_RECONCILE_MARGIN_SECONDS
+    #: The archive a reconcile checks conversations and tickets against (archive mode).
+    reconcile_archive: str | None = None
+    reconcile_archive_encryption_key: str | None = field(default=None, repr=False)
     webhook_queue: str | None = None
     follow: bool = False
     drain_interval_seconds: float = DEFAULT_DRAIN_INTERVAL_SECONDS
@@ -180,6 +183,10 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         reconcile_margin_seconds=_int_in(
             config, "reconcile_margin_seconds", DEFAULT_RECONCILE_MARGIN_SECONDS, 0, 7 * 86400
         ),
+        reconcile_archive=_optional_text(config, "reconcile_archive", "the archive's path"),
+        reconcile_archive_encryption_key=_optional_text(
+            config, "reconcile_archive_encryption_key", "the archive's encryption key"
+        ),
         webhook_queue=queue,
         follow=follow,
         drain_interval_seconds=_number_in(
@@ -189,6 +196,18 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
             config, "sync_interval_seconds", DEFAULT_SYNC_INTERVAL_SECONDS, 1, 7 * 86400
         ),
     )
+
+
+def _optional_text(config: dict, name: str, what: str) -> str | None:
+    """A text setting that may be unset; empty is unset (Meltano gives an unset variable as
+    ''). The message never shows the value (it may be a secret)."""
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        msg = f"{name}: must be {what} as a text"
+        raise SettingError(msg)
+    return value
 
 
 def _webhook_queue(config: dict, *, reconcile: bool) -> tuple[str | None, bool]:

@@ -71,10 +71,18 @@ def test_the_report_has_one_record_per_entity_and_a_table() -> None:
         "parts_short": 0,
         "requests": 0,
         "seconds": 0.0,
+        "mode": "listing",
+        "archive_count": None,
+        "refetched_new": 0,
+        "refetched_changed": 0,
+        "refetched_short": 0,
+        "tombstoned": 0,
+        "confirmed_present": 0,
+        "request_bound": None,
     }
     lines = report.table().splitlines()
-    assert lines[0].split()[:3] == ["entity", "complete", "intercom"]
-    assert lines[1].split()[:4] == ["contacts", "yes", "10", "10"]
+    assert lines[0].split()[:4] == ["entity", "complete", "intercom", "archive"]
+    assert lines[1].split()[:5] == ["contacts", "yes", "10", "-", "10"]
     assert lines[2].split()[:2] == ["tickets", "NO"]
 
 
@@ -91,3 +99,133 @@ def test_the_request_bound() -> None:
     assert reconcile.request_bound(contacts=301, conversations=150, tickets=0, companies=100) == (
         4 + 152 + 1 + 3
     )
+
+
+def test_the_request_bound_of_an_archive_mode_pass() -> None:
+    # Conversations and tickets of an equal archive: their listing pages only.
+    assert reconcile.request_bound(
+        contacts=301, conversations=150, tickets=0, companies=100, hydrated=False
+    ) == (4 + 2 + 1 + 3)
+    # 301 listed: 3 pages + 1; 5 refetched, 151 confirmed (+2 QA searches for conversations).
+    assert reconcile.archive_bound(
+        listed=301, refetched=5, confirmed=151, page_size=150, confirm_searches=True
+    ) == (4 + 5 + 151 + 2)
+    assert (
+        reconcile.archive_bound(
+            listed=0, refetched=0, confirmed=0, page_size=150, confirm_searches=False
+        )
+        == 1
+    )
+
+
+def archived(updated_at: int | None = 100, parts: int = 3, stated: int = 3) -> reconcile.Archived:
+    return reconcile.Archived(updated_at=updated_at, parts=parts, stated=stated)
+
+
+def test_a_listed_record_is_refetched_only_when_the_archive_differs() -> None:
+    listed = {"id": "1", "updated_at": 100}
+    assert reconcile.refetch(listed, None) == "new"
+    assert reconcile.refetch(listed, archived()) is None
+    assert reconcile.refetch({"id": "1", "updated_at": 101}, archived()) == "changed"
+    assert reconcile.refetch({"id": "1", "updated_at": 99}, archived()) is None
+    assert reconcile.refetch(listed, archived(updated_at=None)) == "changed"
+    assert reconcile.refetch({"id": "1"}, archived()) is None  # no listing date: parts decide
+    assert reconcile.refetch(listed, archived(parts=2)) == "short"  # the archived count
+    # The listing's own count wins over the archived one (conversations carry statistics).
+    counted = {**listed, "statistics": {"count_conversation_parts": 4}}
+    assert reconcile.refetch(counted, archived()) == "short"
+    # Under Intercom's cap only: 500 archived parts of 736 are all a GET could give.
+    capped = {**listed, "statistics": {"count_conversation_parts": 736}}
+    assert reconcile.refetch(capped, archived(parts=500, stated=500)) is None
+    assert reconcile.refetch(capped, archived(parts=499, stated=500)) == "short"
+    # More archived parts than stated (older parts the 500 most recent no longer hold): equal.
+    assert reconcile.refetch(listed, archived(parts=9)) is None
+
+
+class FakeStream:
+    """A stream of an archive-mode pass: pages as given, GETs answered from `present`."""
+
+    name = "tickets"
+    page_size = 2
+    confirm_searches = False
+
+    def __init__(self, pages: list[list[dict[str, Any]]], present: dict[str, dict[str, Any]]):
+        self._pages, self.present = pages, present
+        self.requests = 0
+        self.confirmed: list[str] = []
+        import logging
+
+        self.logger = logging.getLogger("fake")
+
+    def pages(self, path: str, **_: Any) -> Any:
+        raise NotImplementedError
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reconcile_pages(self, tally: reconcile.Tally) -> Any:
+        for page in self._pages:
+            self.requests += 1
+            yield page
+        tally.complete = True
+
+    def expand(self, records: list[dict[str, Any]]) -> Any:
+        for record in records:
+            self.requests += 1
+            if record["id"] in self.present:
+                yield self.present[record["id"]]
+
+    def confirm(self, ids: list[str]) -> Any:
+        for record_id in ids:
+            self.requests += 1
+            self.confirmed.append(record_id)
+            yield record_id, self.present.get(record_id)
+
+
+def ticket(record_id: str, parts: int = 3) -> dict[str, Any]:
+    return {"id": record_id, "ticket_parts": {"total_count": parts, "returned_count": parts}}
+
+
+def test_an_archive_mode_pass_sends_only_what_differs_and_confirms_the_unlisted() -> None:
+    report = reconcile.Report(started_at=1_700_000_000.0, margin_seconds=0)
+    pages = [
+        [{"id": "equal", "updated_at": 100}, {"id": "new", "updated_at": 100}],
+        [{"id": "changed", "updated_at": 200}, {"id": "short", "updated_at": 100}],
+        [{"id": "gone-meanwhile", "updated_at": 300}],
+    ]
+    snapshot = {
+        "equal": archived(),
+        "changed": archived(),
+        "short": archived(parts=1),
+        "deleted": archived(),
+        "lagging": archived(),
+        "gone-meanwhile": archived(),
+    }
+    present = {i: ticket(i) for i in ("equal", "new", "changed", "short", "lagging")}
+    stream = FakeStream(pages, present)
+    sent = list(reconcile.run_archive_pass(stream, report, snapshot, parts_key="ticket_parts"))
+    assert [r["id"] for r in sent] == ["new", "changed", "short", "deleted", "lagging"]
+    assert set(sent[3]) == {"id", "_sdc_deleted_at"}  # a tombstone, after its 404
+    assert sent[3]["_sdc_deleted_at"].endswith("Z")
+    assert stream.confirmed == ["deleted", "lagging"]  # the archived ids the listing lacked
+    tally = report.tally("tickets")
+    assert (tally.mode, tally.archived, tally.listed) == ("archive", 6, 5)
+    assert (tally.new, tally.changed, tally.refetched_short) == (1, 2, 1)
+    assert (tally.tombstoned, tally.confirmed, tally.vanished, tally.sent) == (1, 1, 1, 4)
+    assert tally.requests == 3 + 4 + 2
+    assert tally.bound == 4 + 4 + 2  # pages(5 at 2 a page) + 4 refetched + 2 confirmed
+
+
+def test_an_incomplete_listing_confirms_nothing() -> None:
+    class Broken(FakeStream):
+        def reconcile_pages(self, tally: reconcile.Tally) -> Any:
+            yield from self._pages  # ends without `complete` (a repeated cursor)
+
+    report = reconcile.Report(started_at=1_700_000_000.0, margin_seconds=0)
+    stream = Broken([[{"id": "equal", "updated_at": 100}]], {})
+    snapshot = {"equal": archived(), "deleted": archived()}
+    assert (
+        list(reconcile.run_archive_pass(stream, report, snapshot, parts_key="ticket_parts")) == []
+    )
+    assert stream.confirmed == []
+    assert report.tally("tickets").tombstoned == 0

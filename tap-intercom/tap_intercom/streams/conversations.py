@@ -41,6 +41,7 @@ class ConversationsStream(HydratedSearchStream):
     item_path = "/conversations/{id}"
     parts_key = "conversation_parts"
     part_parent_key = "conversation_id"
+    confirm_searches = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,6 +102,19 @@ class ConversationsStream(HydratedSearchStream):
                 if full is not None:
                     qa.merge_qa(full, listed.get(conversation_id, {}))
                     yield self._split_parts(full)
+
+    @override
+    def confirm(self, ids: list[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        # As `refresh`: the QA fields come from the search (one request per page of ids; a
+        # conversation a lagging search does not hold yet gets none, as a webhook refresh).
+        found = self.refresh(ids)
+        upcoming = next(found, None)
+        for conversation_id in ids:
+            if upcoming is not None and str(upcoming["id"]) == conversation_id:
+                yield conversation_id, upcoming
+                upcoming = next(found, None)
+            else:
+                yield conversation_id, None
 
     @override
     def stated_part_count(self, record: dict[str, Any], listing: dict[str, Any]) -> int:

@@ -57,8 +57,34 @@ SCHEMA: dict[str, Any] = {
         "parts_short": _field(
             "integer", "Hydrations that returned fewer parts than Intercom counts, under the cap."
         ),
-        "requests": _field("integer", "Requests the entity's listing and hydration made."),
+        "requests": _field("integer", "Requests the entity's listing and fetches made."),
         "seconds": _field("number", "How long the entity's pass took."),
+        "mode": _field(
+            "string",
+            "archive: checked against reconcile_archive, only what differs sent, no "
+            "ACTIVATE_VERSION; listing: every record sent, ended by ACTIVATE_VERSION.",
+        ),
+        "archive_count": _field(
+            "integer", "Live records the archive held when the pass started (archive mode)."
+        ),
+        "refetched_new": _field("integer", "Listed records the archive lacked: fetched."),
+        "refetched_changed": _field(
+            "integer", "Listed records updated since the archive's version: fetched."
+        ),
+        "refetched_short": _field(
+            "integer", "Records whose archived parts fell short of Intercom's count: fetched."
+        ),
+        "tombstoned": _field(
+            "integer", "Archived records the listing lacked that answered 404: marked deleted."
+        ),
+        "confirmed_present": _field(
+            "integer", "Archived records the listing lacked that answered 200: written again."
+        ),
+        "request_bound": _field(
+            "integer",
+            "The most requests the archive-mode pass may make: listing pages, refetches and "
+            "confirmations.",
+        ),
     },
 }
 
