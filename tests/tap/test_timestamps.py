@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -142,3 +144,36 @@ def test_stream_schemas_plan_their_timestamps() -> None:
 )
 def test_to_epoch(value: Any, expected: int | None) -> None:
     assert search.to_epoch(value) == expected
+
+
+@given(st.integers(min_value=-62_135_596_800, max_value=253_402_300_799) | st.floats(-1e10, 1e11))
+def test_iso_is_strftime_of_gmtime(seconds: float) -> None:
+    assert timestamps.iso(seconds) == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+STAMP = st.one_of(
+    st.none(), st.integers(0, 4_102_444_800), st.text(max_size=4), st.booleans(), st.floats(0, 1e9)
+)
+SHAPES = st.recursive(
+    STAMP,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["created_at", "source", "tags", "stamps", "delivered_at", "author"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(SCHEMA["properties"])), SHAPES | STAMP, max_size=len(SCHEMA)
+    )
+)
+def test_a_compiled_plan_converts_as_apply_plan(record: dict[str, Any]) -> None:
+    plan = timestamps.build_plan(SCHEMA)
+    expected = timestamps.apply_plan(copy.deepcopy(record), plan)
+    assert timestamps.compile_plan(plan)(record) == expected

@@ -22,7 +22,7 @@ from tap_intercom.progress import Progress
 from tap_intercom.schemas import schema_dir
 from tap_intercom.sdk_hooks import SdkStream
 from tap_intercom.settings import version_tuple
-from tap_intercom.timestamps import apply_plan, build_plan
+from tap_intercom.timestamps import build_plan, compile_plan
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -87,7 +87,7 @@ class IntercomStream(SdkStream):
         # The SDK hands every stream its Tap; ours is a TapHost too (TapIntercom builds them).
         self.host = cast("TapHost", tap)
         super().__init__(tap, self.host.output_lock)
-        self._timestamp_plan = build_plan(self.schema)
+        self._timestamps = compile_plan(build_plan(self.schema))
         self._request_lock = threading.Lock()
         self.requests = 0
         #: Whether any request of this stream has been answered (a 404 before that is the
@@ -238,7 +238,7 @@ class IntercomStream(SdkStream):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        return apply_plan(row, self._timestamp_plan)
+        return self._timestamps(row)
 
 
 class FullTableStream(IntercomStream):
