@@ -119,7 +119,7 @@ def _workers(config: dict) -> int | None:
     value = config.get("hydration_workers", AUTO)
     if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if (
         isinstance(value, bool)

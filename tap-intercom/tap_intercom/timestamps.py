@@ -72,7 +72,10 @@ def to_iso(value: Any) -> Any:
     """Unix seconds (int, float or digit string) as '2024-05-01T12:00:00Z'; others unchanged."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return iso(int(value))
+    # isdigit() alone admits digits int() refuses ('²'): ASCII digits only.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return iso(int(value))
     return value
 

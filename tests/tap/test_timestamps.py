@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_intercom import search, timestamps
@@ -146,6 +146,7 @@ def test_to_epoch(value: Any, expected: int | None) -> None:
     assert search.to_epoch(value) == expected
 
 
+@settings(deadline=None)  # no wall-clock limit: the machine is shared
 @given(st.integers(min_value=-62_135_596_800, max_value=253_402_300_799) | st.floats(-1e10, 1e11))
 def test_iso_is_strftime_of_gmtime(seconds: float) -> None:
     assert timestamps.iso(seconds) == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
@@ -168,6 +169,7 @@ SHAPES = st.recursive(
 )
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(sorted(SCHEMA["properties"])), SHAPES | STAMP, max_size=len(SCHEMA)
@@ -177,3 +179,15 @@ def test_a_compiled_plan_converts_as_apply_plan(record: dict[str, Any]) -> None:
     plan = timestamps.build_plan(SCHEMA)
     expected = timestamps.apply_plan(copy.deepcopy(record), plan)
     assert timestamps.compile_plan(plan)(record) == expected
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", float("nan"), float("inf"), "12a", True])
+def test_to_iso_leaves_what_is_not_unix_seconds(value: Any) -> None:
+    """Digits int() refuses (a superscript, Arabic-Indic) and non-finite floats are no time:
+    they pass through instead of failing the record."""
+    out = timestamps.to_iso(value)
+    assert out is value
+
+
+def test_to_iso_of_ascii_digits() -> None:
+    assert timestamps.to_iso("1700000000") == "2023-11-14T22:13:20Z"
