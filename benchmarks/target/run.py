@@ -131,7 +131,7 @@ def _inline_submit(self: committer.Committer, job: batch.Job, *, wait: bool = Fa
         _PROFILE_WRITER["plans"] = {}
     compress = compressor(self._settings.compression_level)
     message = batch.encode(job, _PROFILE_WRITER["sent"], compress)
-    decoded = batch.decode(message, compress)
+    decoded = batch.decode(message)
     writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], decoded)
 
 

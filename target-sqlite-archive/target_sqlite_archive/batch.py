@@ -22,11 +22,6 @@ if t.TYPE_CHECKING:
     from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import ChildRows, TablePlan
 
-# One raw text in this many is compressed by the target, the others by the writer. Measured
-# per process on Intercom shapes with keys and full-text search on, the writer is the busier
-# one (SQLite, the indexes), so the target compresses them all.
-TARGET_COMPRESSES_ONE_IN = 1
-
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
@@ -67,7 +62,7 @@ class Entry(t.NamedTuple):
 
     row_id: str  # the root row's `_sdc_id`: key JSON, or a random id for streams without key
     sha: bytes  # canonical hash of the record
-    raw: str  # the record's JSON text as received
+    raw: bytes  # the record's JSON text as received (UTF-8)
     version: int | None  # the RECORD message's table version, if any
     received_at: str
     values: list[t.Any]  # root row values, in plan column order
@@ -136,8 +131,9 @@ class WriteJob:
 
 
 def encode(job: Job, known_plans: dict[int, TablePlan], compress: Compress) -> tuple[t.Any, ...]:
-    """A job as plain tuples; a plan's schema is sent the first time (`known_plans` records
-    it, and keeps it referenced so its id is never reused)."""
+    """A job as plain tuples, each raw text compressed (here: the writer, busy with SQLite, is
+    the busier process); a plan's schema is sent the first time
+    (`known_plans` records it, and keeps it referenced so its id is never reused)."""
     batches = []
     for batch in job.batches:
         plan_id = id(batch.plan)
@@ -145,12 +141,12 @@ def encode(job: Job, known_plans: dict[int, TablePlan], compress: Compress) -> t
         if plan_id not in known_plans:
             known_plans[plan_id] = batch.plan
             schema = batch.plan.schema
-        every = TARGET_COMPRESSES_ONE_IN
+        # In WriteEntry's field order: the writer rebuilds each entry without unpacking it.
         rows = [
             (
                 e.row_id,
                 e.sha,
-                e.raw if n % every else compress(e.raw.encode()),
+                compress(e.raw),
                 e.version,
                 e.received_at,
                 e.values,
@@ -158,47 +154,19 @@ def encode(job: Job, known_plans: dict[int, TablePlan], compress: Compress) -> t
                 e.deleted_at,
                 e.merged_into,
             )
-            for n, e in enumerate(batch.entries)
+            for e in batch.entries
         ]
         batches.append((batch.stream, plan_id, schema, batch.keys, rows))
     return (batches, job.activate, job.state)
 
 
-def decode(message: tuple[t.Any, ...], compress: Compress) -> WriteJob:
-    """The writer's view of an encoded job; raw texts sent uncompressed are compressed now."""
+def decode(message: tuple[t.Any, ...]) -> WriteJob:
+    """The writer's view of an encoded job."""
     batches, activate, state = message
+    entry = WriteEntry._make
     return WriteJob(
         batches=[
-            WriteBatch(
-                stream,
-                plan_id,
-                schema,
-                tuple(keys),
-                [
-                    WriteEntry(
-                        row_id,
-                        sha,
-                        raw if raw.__class__ is bytes else compress(raw.encode()),
-                        version,
-                        received_at,
-                        values,
-                        children,
-                        deleted_at,
-                        merged_into,
-                    )
-                    for (
-                        row_id,
-                        sha,
-                        raw,
-                        version,
-                        received_at,
-                        values,
-                        children,
-                        deleted_at,
-                        merged_into,
-                    ) in rows
-                ],
-            )
+            WriteBatch(stream, plan_id, schema, tuple(keys), list(map(entry, rows)))
             for stream, plan_id, schema, keys, rows in batches
         ],
         activate=None if activate is None else (activate[0], activate[1]),

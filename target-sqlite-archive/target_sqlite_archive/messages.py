@@ -1,5 +1,8 @@
 """Reading Singer lines while keeping each RECORD's JSON text exactly as it was sent.
 
+Lines are handled as the UTF-8 bytes they arrive in: the record's text is cut out of them,
+hashed and compressed without a decode to text and an encode back.
+
 The raw archive must give back what the tap sent, so the text of the `record` value is cut
 out of the line during the one parse the line gets, before anything turns its numbers or
 dates into other types. The walk over the message's top-level keys uses the standard
@@ -24,7 +27,9 @@ from typing_extensions import override
 
 from target_sqlite_archive.encryption import ARCHIVE_ERRORS
 
-_BLANK = " \t\n\r"
+_BLANK = b" \t\n\r"
+_BLANK_TEXT = " \t\n\r"
+_COLON, _OPEN, _CLOSE = b":{}"
 # orjson reads integers beyond 64 bits as floats: lines that may hold one (a run of 19 digits)
 # take the exact path. Found by mapping bytes to digit/other in C: a regex is 15x slower here.
 _DIGIT_OR_NOT = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
@@ -42,25 +47,32 @@ _scan = t.cast(
 )
 
 
-def split_message(line: str) -> tuple[dict[str, t.Any], str | None]:
-    """Parse one Singer line; also return the exact text of its `record` value, if any."""
-    if _LONG_NUMBER not in line.encode().translate(_DIGIT_OR_NOT):
+def split_message(line: bytes | str) -> tuple[dict[str, t.Any], bytes | None]:
+    """Parse one Singer line (UTF-8 bytes as read, or text); also return the exact UTF-8 text
+    of its `record` value, if any."""
+    data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+    if _LONG_NUMBER not in data.translate(_DIGIT_OR_NOT):
         # Fast path: orjson parses the line; the record's text is then found from the other
         # members, when their values are plain enough to make that unambiguous.
         try:
-            message = orjson.loads(line)
+            message = orjson.loads(data)
         except orjson.JSONDecodeError:
-            message = None  # NaN, lone surrogates...: the standard library decides
+            message = None  # NaN, lone surrogates, not UTF-8...: the standard library decides
         if message.__class__ is dict:
             if "record" not in message:
                 return message, None
-            raw = _record_text(line, message)
+            raw = _record_text(data, message)
             if raw is not None:
                 return message, raw
     try:
-        return _split(line)
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise JSONDecodeError("Not UTF-8 text", "", exc.start) from None
+    try:
+        message, raw_text = _split(text)
     except IndexError as exc:
-        raise JSONDecodeError("Unexpected end of line", line, len(line)) from exc
+        raise JSONDecodeError("Unexpected end of line", text, len(text)) from exc
+    return message, None if raw_text is None else raw_text.encode()
 
 
 def _plain(value: t.Any) -> bool:
@@ -69,7 +81,7 @@ def _plain(value: t.Any) -> bool:
     return value is None or value.__class__ in (int, float, bool)
 
 
-def _record_text(line: str, message: dict[str, t.Any]) -> str | None:
+def _record_text(line: bytes, message: dict[str, t.Any]) -> bytes | None:
     """The `record` value's text, or None when the fast path cannot be sure of it."""
     if message["record"].__class__ is not dict:
         return None
@@ -82,13 +94,13 @@ def _record_text(line: str, message: dict[str, t.Any]) -> str | None:
     blank = _BLANK
     position = 0
     while True:
-        position = line.find('"record"', position)
+        position = line.find(b'"record"', position)
         if position < 0:
             return None
         start = position + 8
         while line[start] in blank:
             start += 1
-        if line[start] == ":":
+        if line[start] == _COLON:
             break
         position = start
     start += 1
@@ -96,12 +108,12 @@ def _record_text(line: str, message: dict[str, t.Any]) -> str | None:
     if at + 1 < len(keys):
         # The record ends before the first member after it, found from the end: nothing
         # after that member's key holds a quote.
-        end = line.rfind(f'"{keys[at + 1]}"', start, end)
+        end = line.rfind(f'"{keys[at + 1]}"'.encode(), start, end)
         if end < 0:
             return None
-        end = line.rfind(",", start, end)
+        end = line.rfind(b",", start, end)
     raw = line[start:end].strip(blank)
-    if not raw or raw[0] != "{" or raw[-1] != "}":
+    if not raw or raw[0] != _OPEN or raw[-1] != _CLOSE:
         return None
     return raw
 
@@ -109,7 +121,7 @@ def _record_text(line: str, message: dict[str, t.Any]) -> str | None:
 def _split(line: str) -> tuple[dict[str, t.Any], str | None]:
     # Whitespace is rare in Singer lines between tokens other than after ':' and ',', so the
     # regular expression runs only where a whitespace character is actually seen.
-    ws, blank, scan = _skip_ws, _BLANK, _scan
+    ws, blank, scan = _skip_ws, _BLANK_TEXT, _scan
     i = ws(line, 0).end() if line[0] in blank else 0
     if line[i] != "{":
         raise JSONDecodeError("Expecting '{'", line, i)
@@ -156,11 +168,16 @@ def _split(line: str) -> tuple[dict[str, t.Any], str | None]:
 
 
 class RawRecordReader(SingerReader):
-    """The SDK's line reader, remembering the raw text of the last RECORD's `record`."""
+    """The SDK's line reader, remembering the raw text of the last RECORD's `record`.
 
-    raw_record: str | None = None
+    Lines are read as the bytes they arrived in (a text stream's own buffer, as standard
+    input and `--input` are, when it has one): each is parsed, cut and compressed as that
+    UTF-8, never decoded to text and encoded back. The stream must be unread so far.
+    """
+
+    raw_record: bytes | None = None  # UTF-8
     line_number = 0  # of the line being processed, from 1
-    _input: t.IO[str] | None = None
+    _input: t.IO[t.Any] | None = None
 
     def input_waiting(self) -> bool:
         """Whether more input can be read at once (False when unknown, e.g. a StringIO).
@@ -188,7 +205,9 @@ class RawRecordReader(SingerReader):
         deserialize = self.deserialize_json
         get_callback = callbacks.get
         self.line_number = 0
-        self._input = file_input or self.default_input
+        source = file_input or self.default_input
+        binary: t.IO[bytes] | None = getattr(source, "buffer", None)
+        self._input = binary if binary is not None else source
         try:
             for line in self._input:
                 self.line_number += 1
@@ -208,7 +227,7 @@ class RawRecordReader(SingerReader):
         return stats
 
     @override
-    def deserialize_json(self, line: str) -> dict:
+    def deserialize_json(self, line: bytes | str) -> dict:
         try:
             message, self.raw_record = split_message(line)
         except JSONDecodeError as exc:

@@ -112,7 +112,7 @@ class ArchiveSink(Sink):
         return len(self.pending)
 
     def accept(
-        self, record: dict[str, t.Any], raw: str, version: int | None, received_at: str
+        self, record: dict[str, t.Any], raw: bytes, version: int | None, received_at: str
     ) -> None:
         """Validate and queue one record (the target's lean path for RECORD messages)."""
         keys = self._keys
@@ -176,7 +176,7 @@ class ArchiveSink(Sink):
     def process_record(self, record: dict, context: dict) -> None:
         # Reached only if SDK machinery bypasses the target's own path: there is no raw
         # text then, so the record is serialized as received.
-        self.accept(record, dumps(record), None, utc_now())
+        self.accept(record, dumps(record).encode(), None, utc_now())
 
     @override
     def process_batch(self, context: dict) -> None:

@@ -249,6 +249,20 @@ def fts_insert(table: str, columns: Sequence[str], n: int) -> str:
     )
 
 
+def fts_insert_after(table: str, columns: Sequence[str]) -> str:
+    """(rowid,): the index entries of the rows above a rowid (a batch's new rows: SQLite gives
+    each new row the largest rowid plus one), by a range scan in rowid order."""
+    names = _names(columns)
+    return (
+        f"INSERT INTO {quote(fts_table(table))} (rowid, {names}) SELECT rowid, {names} "
+        f"FROM {quote(table)} WHERE rowid > ? ORDER BY rowid"
+    )
+
+
+def last_rowid(table: str) -> str:
+    return f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}"
+
+
 def rebuild_fts(table: str) -> str:
     """Re-read the whole index from its content table."""
     fts = quote(fts_table(table))

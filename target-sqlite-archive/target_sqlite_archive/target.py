@@ -236,7 +236,7 @@ class TargetSqliteArchive(Target):
             try:
                 sink.accept(
                     record,
-                    raw if raw is not None else dumps(record),
+                    raw if raw is not None else dumps(record).encode(),
                     message_dict.get("version"),
                     self._received_at(),
                 )

@@ -22,7 +22,6 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import decode
-from target_sqlite_archive.codec import compressor
 from target_sqlite_archive.store import ArchiveStore
 
 if t.TYPE_CHECKING:
@@ -47,7 +46,6 @@ def main() -> None:
     inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     threading.Thread(target=_read_jobs, args=(receive, inbox), daemon=True).start()
     store: ArchiveStore | None = None
-    compress = compressor(settings.compression_level)
     plans: dict[int, TablePlan] = {}
     try:
         while True:
@@ -68,7 +66,7 @@ def main() -> None:
                         full_text_search=settings.full_text_search,
                         indexes=settings.indexes,
                     )
-                marked = commit(store, plans, decode(message, compress))
+                marked = commit(store, plans, decode(message))
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
                 return

@@ -97,6 +97,36 @@ def test_the_index_stays_whole_after_a_tombstone_and_a_type_change(database: Pat
     assert _found(database, "notes", "42") == [(1,)]
 
 
+def _notes(database: Path, notes: dict[str, str]) -> None:
+    # String ids: an integer key would be the table's rowid itself.
+    message = schema("notes", {"id": {"type": "string"}, "body": {"type": "string"}})
+    message["schema"]["x-full-text-search"] = ["body"]
+    run(database, [message, *(record("notes", {"id": i, "body": b}) for i, b in notes.items())])
+
+
+def test_a_batch_of_new_and_replaced_rows_is_indexed_whole(database: Path) -> None:
+    _notes(database, {"1": "aardvark", "2": "badger"})
+    # One batch: a replaced row between new ones (the new ones are indexed by their rowids).
+    _notes(database, {"3": "cheetah", "1": "dingo", "4": "eland"})
+    _check(database, "notes")
+    found = {word: _found(database, "notes", word) for word in ("aardvark", "badger", "cheetah")}
+    assert found == {"aardvark": [], "badger": [("2",)], "cheetah": [("3",)]}
+    assert _found(database, "notes", "dingo OR eland") == [("1",), ("4",)]
+
+
+def test_new_rows_are_indexed_when_rowids_are_no_longer_sequential(database: Path) -> None:
+    _notes(database, {"1": "aardvark"})
+    # At the largest rowid SQLite gives new rows random ones, below it.
+    db = sqlite3.connect(database)
+    db.execute("UPDATE notes SET rowid = 9223372036854775807")
+    db.execute("INSERT INTO notes_fts (notes_fts) VALUES ('rebuild')")
+    db.commit()
+    db.close()
+    _notes(database, {"2": "badger", "3": "cheetah"})
+    _check(database, "notes")
+    assert _found(database, "notes", "badger OR cheetah OR aardvark") == [("1",), ("2",), ("3",)]
+
+
 def test_tickets_are_found_by_their_title_inside_ticket_attributes(database: Path) -> None:
     ticket = {
         "id": "t1",

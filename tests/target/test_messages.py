@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -25,7 +26,7 @@ from target_sqlite_archive.messages import RawRecordReader, split_message
 def test_record_text_is_cut_out_exactly(record_text: str) -> None:
     line = f' {{"type" : "RECORD", "stream": "s", "record" : {record_text} , "version": 3}}\n'
     message, raw = split_message(line)
-    assert raw == record_text
+    assert raw == record_text.encode()
     assert message["version"] == 3
     assert message["type"] == "RECORD"
     assert message["record"] == json.loads(record_text)
@@ -34,7 +35,7 @@ def test_record_text_is_cut_out_exactly(record_text: str) -> None:
 def test_keys_in_any_order_and_escaped_key_names() -> None:
     line = '{"\\"record":[1],"record":{"a":[]},"type":"RECORD","stream":"s"}'
     message, raw = split_message(line)
-    assert raw == '{"a":[]}'
+    assert raw == b'{"a":[]}'
     assert message == json.loads(line)
 
 
@@ -104,5 +105,37 @@ def test_record_text_is_exact_for_any_line(
     body = item.join(f"{json.dumps(k)}{key}{v}" for k, v in members)
     line = f"{edges}{{{edges}{body}{edges}}}{edges}"
     message, raw = split_message(line)
-    assert raw == record_text
+    assert raw == record_text.encode()
     assert message == json.loads(line)
+    assert split_message(line.encode()) == (message, raw)
+
+
+def _read(data: bytes) -> tuple[list[tuple[dict, bytes | None]], RawRecordReader]:
+    reader = RawRecordReader()
+    seen: list[tuple[dict, bytes | None]] = []
+
+    def keep(message: dict) -> None:
+        seen.append((message, reader.raw_record))
+
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    reader.process_lines(stream, {"RECORD": keep, "STATE": keep})
+    return seen, reader
+
+
+def test_lines_are_read_as_the_bytes_under_a_text_stream() -> None:
+    record = '{"name":"Zoë","escaped":"Zo\\u00eb","tab":"\\t"}'
+    data = f'{{"type":"RECORD","stream":"s","record":{record}}}\r\n'.encode()
+    data += b'{"type":"STATE","value":{"a":1}}'  # no newline at the end
+    seen, reader = _read(data)
+    assert seen == [
+        ({"type": "RECORD", "stream": "s", "record": json.loads(record)}, record.encode()),
+        ({"type": "STATE", "value": {"a": 1}}, None),
+    ]
+    assert isinstance(reader._input, io.BytesIO)  # the text layer was never used
+
+
+def test_a_line_that_is_not_utf8_is_named_in_one_line() -> None:
+    data = b'{"type":"STATE","value":1}\n{"type":"STATE","value":"caf\xe9"}\n'
+    with pytest.raises(InvalidInputLine) as raised:
+        _read(data)
+    assert str(raised.value) == ("Input line 2 is not valid JSON: Not UTF-8 text (character 28)")
