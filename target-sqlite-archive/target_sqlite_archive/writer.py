@@ -51,12 +51,8 @@ def main() -> None:
     plans: dict[int, TablePlan] = {}
     try:
         while True:
-            data = inbox.get()
-            if data is None:
-                return  # the target is done, or gone: nothing more will come
-            # Trusted input: our own parent process, over a private pipe.
-            message = marshal.loads(data)  # noqa: S302
-            if message is None:  # the target is done
+            message = _next_message(inbox)
+            if message is None:  # the target is done, or gone: nothing more will come
                 return
             try:
                 if store is None:
@@ -72,6 +68,9 @@ def main() -> None:
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
                 return
+            # Dropped before the next job is unmarshalled: otherwise, while it is, this one's
+            # objects (about three times its bytes) are held too.
+            del message
             if not _reply(send, ("ok", marked)):
                 return
             # Checkpointing after the reply (instead of inside COMMIT, SQLite's default): its
@@ -80,6 +79,13 @@ def main() -> None:
     finally:
         if store is not None:
             store.close()
+
+
+def _next_message(inbox: queue.SimpleQueue[bytes | None]) -> t.Any:
+    """The next job's message, unmarshalled (None: no more); its bytes go as it returns."""
+    data = inbox.get()
+    # Trusted input: our own parent process, over a private pipe.
+    return None if data is None else marshal.loads(data)  # noqa: S302
 
 
 def _read_jobs(receive: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
