@@ -56,14 +56,7 @@ def main() -> None:
                 return
             try:
                 if store is None:
-                    store = ArchiveStore(
-                        settings.database,
-                        busy_timeout_seconds=settings.busy_timeout_seconds,
-                        autocheckpoint=False,
-                        encryption_key=settings.encryption_key,
-                        full_text_search=settings.full_text_search,
-                        indexes=settings.indexes,
-                    )
+                    store = _open(settings)
                 marked = commit(store, plans, decode(message, compress))
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
@@ -79,6 +72,22 @@ def main() -> None:
     finally:
         if store is not None:
             store.close()
+
+
+def _open(settings: StoreSettings) -> ArchiveStore:
+    """The archive, with the writer's page cache: what SQLite holds in memory is most of this
+    process's fixed cost, so its size is a setting (`cache_size_mb`)."""
+    store = ArchiveStore(
+        settings.database,
+        busy_timeout_seconds=settings.busy_timeout_seconds,
+        autocheckpoint=False,
+        encryption_key=settings.encryption_key,
+        full_text_search=settings.full_text_search,
+        indexes=settings.indexes,
+    )
+    # Negative: a size in KiB rather than in pages.
+    store.conn.execute(f"PRAGMA cache_size={-round(settings.cache_size_mb * 1_000_000 / 1024)}")
+    return store
 
 
 def _next_message(inbox: queue.SimpleQueue[bytes | None]) -> t.Any:
