@@ -20,7 +20,7 @@ DEFAULT_BATCH_SIZE_ROWS = 5000
 DEFAULT_BATCH_WAIT_SECONDS = 60
 # MB of record JSON pending before a commit: a job costs about ten times its JSON in the two
 # processes at once (benchmarks/target/ANALYSIS.md, "Session 4: memory").
-DEFAULT_BATCH_SIZE_MB = 4.0
+DEFAULT_BATCH_SIZE_MB = 8.0
 # The writer's SQLite page cache: 64 MB measured no less CPU on a 0.5 GB archive.
 DEFAULT_CACHE_SIZE_MB = 32.0
 # zstd level 1 is 2.4-2.7x faster than zlib level 1 on Intercom records for 3-7% more bytes.
