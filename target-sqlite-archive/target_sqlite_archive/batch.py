@@ -81,6 +81,7 @@ class StoreSettings:
     encryption_key: Key | None = None  # its repr hides the secret
     full_text_search: dict[str, t.Any] | None = None  # the settings of hints.stream_hints
     indexes: dict[str, t.Any] | None = None
+    cache_size_mb: float = 32.0  # the writer's SQLite page cache (settings.DEFAULT_CACHE_SIZE_MB)
 
 
 @dataclass(slots=True)

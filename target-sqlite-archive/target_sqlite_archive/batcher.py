@@ -2,10 +2,11 @@
 
 The SDK drains one full sink at a time and emits state only at the end of the input (or after
 minutes). Here every sink is handed over as one transaction whenever one is full, a record has
-waited `batch_wait_seconds` (a timer sees to it when no message comes), or a state is ready to
-pass on; the latest STATE goes into that same transaction and is emitted only once the writer
-process reports its COMMIT (committer.py). So a state line never runs ahead of the data, and a
-killed run loses at most the batches not committed.
+waited `batch_wait_seconds` (a timer sees to it when no message comes), the pending records'
+JSON reaches `batch_size_mb` (what bounds memory: a job is held in both processes), or a state
+is ready to pass on; the latest STATE goes into that same transaction and is emitted only once
+the writer process reports its COMMIT (committer.py). So a state line never runs ahead of the
+data, and a killed run loses at most the batches not committed.
 
 target.py parses the Singer messages and tells the batcher what came; the batcher keeps the
 sinks by stream, the state bookkeeping and the timer, and builds each job.
@@ -44,6 +45,9 @@ class Batcher:
         self._committer: Committer | None = None
         self._handed_over_state: t.Any = None
         self._pending_records = 0
+        # The JSON text of the pending records, all streams', in characters.
+        self._pending_bytes = 0
+        self._full_bytes = settings.batch_size_bytes
         self._first_pending_at: float | None = None
         self._committing = False
         # The state last received, and the sinks by stream (with those a schema change
@@ -81,6 +85,7 @@ class Batcher:
                 self._settings.encryption_key,
                 self._settings.full_text_search,
                 self._settings.indexes,
+                self._settings.cache_size_mb,
             )
             self._committer = Committer(settings, self._logger)
         return self._committer
@@ -119,6 +124,7 @@ class Batcher:
     def accepted(self, sink: ArchiveSink) -> None:
         """A record was queued in `sink`: commit when a batch is full or a record waited."""
         self._pending_records += 1
+        self._pending_bytes += len(sink.pending[-1].raw)
         if self._pending_records % 1024 == 0:
             self._poll()  # pass on the state of a batch committed meanwhile
         now = time.monotonic()
@@ -127,6 +133,13 @@ class Batcher:
             self._start_timer(self._wait_seconds)
         if len(sink.pending) >= sink.full_at:
             self._logger.info("Stream '%s' is full: committing", sink.stream_name)
+            self.commit()
+        elif self._pending_bytes >= self._full_bytes:
+            self._logger.info(
+                "%d records of JSON text are %.1f MB: committing",
+                self._pending_records,
+                self._pending_bytes / 1_000_000,
+            )
             self.commit()
         elif now - self._first_pending_at >= self._wait_seconds:
             self.commit()
@@ -213,6 +226,7 @@ class Batcher:
             sink.clean_up()
         self._replaced = []
         self._pending_records = 0
+        self._pending_bytes = 0
         self._first_pending_at = None
         self._state_repeated = False
         self._cancel_timer()

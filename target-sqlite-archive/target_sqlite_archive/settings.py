@@ -18,6 +18,11 @@ from target_sqlite_archive.hints import AnnotationError, stream_hints
 
 DEFAULT_BATCH_SIZE_ROWS = 5000
 DEFAULT_BATCH_WAIT_SECONDS = 60
+# MB of record JSON pending before a commit: a job costs about ten times its JSON in the two
+# processes at once (benchmarks/target/ANALYSIS.md, "Session 4: memory").
+DEFAULT_BATCH_SIZE_MB = 8.0
+# The writer's SQLite page cache: 64 MB measured no less CPU on a 0.5 GB archive.
+DEFAULT_CACHE_SIZE_MB = 32.0
 # zstd level 1 is 2.4-2.7x faster than zlib level 1 on Intercom records for 3-7% more bytes.
 DEFAULT_COMPRESSION_LEVEL = 1
 
@@ -45,6 +50,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Batch Size Rows",
         description="Records a stream may hold before all pending records of all streams "
         "are committed in one transaction and the latest state is emitted. Bounds memory.",
+    ),
+    th.Property(
+        "batch_size_mb",
+        th.NumberType,
+        default=DEFAULT_BATCH_SIZE_MB,
+        title="Batch Size MB",
+        description="MB of record JSON (as received) all streams may hold before everything "
+        "pending is committed in one transaction and the latest state is emitted, whether or "
+        "not a stream reached batch_size_rows. Bounds memory when records are large.",
     ),
     th.Property(
         "batch_wait_seconds",
@@ -86,6 +100,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_BUSY_TIMEOUT_SECONDS,
         title="Busy Timeout Seconds",
         description="How long to wait for another connection's write lock on the file.",
+    ),
+    th.Property(
+        "cache_size_mb",
+        th.NumberType,
+        default=DEFAULT_CACHE_SIZE_MB,
+        title="Cache Size MB",
+        description="MB of database pages the writer keeps in memory (SQLite's page cache). "
+        "More spares reads of a large archive's indexes; less bounds memory.",
     ),
     th.Property(
         "encryption_key",
@@ -144,8 +166,10 @@ class Settings:
 
     database: str
     batch_wait_seconds: float
+    batch_size_bytes: int
     busy_timeout_seconds: float
     compression_level: int
+    cache_size_mb: float
     full_text_search: dict[str, t.Any]
     indexes: dict[str, t.Any]
     encryption_key: Key | None = field(default=None, repr=False)
@@ -183,9 +207,15 @@ def validate(config: t.Mapping[str, t.Any]) -> Settings:
         errors.append("batch_config is not supported: use RECORD messages.")
     if _get(config, "batch_size_rows", DEFAULT_BATCH_SIZE_ROWS) < 1:
         errors.append("batch_size_rows must be at least 1.")
+    size_mb = float(_get(config, "batch_size_mb", DEFAULT_BATCH_SIZE_MB))
+    if size_mb <= 0:
+        errors.append("batch_size_mb must be more than 0.")
     wait = float(_get(config, "batch_wait_seconds", DEFAULT_BATCH_WAIT_SECONDS))
     if wait < 0:
         errors.append("batch_wait_seconds must not be negative.")
+    cache_mb = float(_get(config, "cache_size_mb", DEFAULT_CACHE_SIZE_MB))
+    if cache_mb <= 0:
+        errors.append("cache_size_mb must be more than 0.")
     level = _get(config, "raw_compression_level", DEFAULT_COMPRESSION_LEVEL)
     if not 0 <= level <= 9:
         errors.append("raw_compression_level must be between 0 and 9.")
@@ -209,10 +239,12 @@ def validate(config: t.Mapping[str, t.Any]) -> Settings:
     return Settings(
         database=str(config["database"]),
         batch_wait_seconds=wait,
+        batch_size_bytes=max(1, round(size_mb * 1_000_000)),
         busy_timeout_seconds=float(
             _get(config, "busy_timeout_seconds", DEFAULT_BUSY_TIMEOUT_SECONDS)
         ),
         compression_level=int(level),
+        cache_size_mb=cache_mb,
         encryption_key=key,
         full_text_search=dict(full_text_search),
         indexes=dict(indexes),

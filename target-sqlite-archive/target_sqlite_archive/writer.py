@@ -49,27 +49,19 @@ def main() -> None:
     plans: dict[int, TablePlan] = {}
     try:
         while True:
-            data = inbox.get()
-            if data is None:
-                return  # the target is done, or gone: nothing more will come
-            # Trusted input: our own parent process, over a private pipe.
-            message = marshal.loads(data)  # noqa: S302
-            if message is None:  # the target is done
+            message = _next_message(inbox)
+            if message is None:  # the target is done, or gone: nothing more will come
                 return
             try:
                 if store is None:
-                    store = ArchiveStore(
-                        settings.database,
-                        busy_timeout_seconds=settings.busy_timeout_seconds,
-                        autocheckpoint=False,
-                        encryption_key=settings.encryption_key,
-                        full_text_search=settings.full_text_search,
-                        indexes=settings.indexes,
-                    )
+                    store = _open(settings)
                 marked = commit(store, plans, decode(message))
             except Exception as exc:
                 _reply(send, ("error", exc))  # the target raises it
                 return
+            # Dropped before the next job is unmarshalled: otherwise, while it is, this one's
+            # objects (about three times its bytes) are held too.
+            del message
             if not _reply(send, ("ok", marked)):
                 return
             # Checkpointing after the reply (instead of inside COMMIT, SQLite's default): its
@@ -78,6 +70,29 @@ def main() -> None:
     finally:
         if store is not None:
             store.close()
+
+
+def _open(settings: StoreSettings) -> ArchiveStore:
+    """The archive, with the writer's page cache: what SQLite holds in memory is most of this
+    process's fixed cost, so its size is a setting (`cache_size_mb`)."""
+    store = ArchiveStore(
+        settings.database,
+        busy_timeout_seconds=settings.busy_timeout_seconds,
+        autocheckpoint=False,
+        encryption_key=settings.encryption_key,
+        full_text_search=settings.full_text_search,
+        indexes=settings.indexes,
+    )
+    # Negative: a size in KiB rather than in pages.
+    store.conn.execute(f"PRAGMA cache_size={-round(settings.cache_size_mb * 1_000_000 / 1024)}")
+    return store
+
+
+def _next_message(inbox: queue.SimpleQueue[bytes | None]) -> t.Any:
+    """The next job's message, unmarshalled (None: no more); its bytes go as it returns."""
+    data = inbox.get()
+    # Trusted input: our own parent process, over a private pipe.
+    return None if data is None else marshal.loads(data)  # noqa: S302
 
 
 def _read_jobs(receive: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:

@@ -23,6 +23,8 @@ from tests.target.harness import record, rows, run, schema
         ("add_record_metadata", True),
         ("stream_maps", {"s": {"x": "1"}}),
         ("batch_size_rows", 0),
+        ("batch_size_mb", 0),
+        ("cache_size_mb", -1),
         ("raw_compression_level", 12),
     ],
 )
@@ -69,4 +71,6 @@ def test_each_default_is_the_schema_default() -> None:
     assert settings.batch_wait_seconds == properties["batch_wait_seconds"]["default"]
     assert settings.busy_timeout_seconds == properties["busy_timeout_seconds"]["default"]
     assert settings.compression_level == properties["raw_compression_level"]["default"]
+    assert settings.batch_size_bytes == properties["batch_size_mb"]["default"] * 1_000_000
+    assert settings.cache_size_mb == properties["cache_size_mb"]["default"]
     assert properties["batch_size_rows"]["default"] == ArchiveSink.MAX_SIZE_DEFAULT
