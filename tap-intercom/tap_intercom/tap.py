@@ -42,6 +42,9 @@ from tap_intercom.stream_types import STREAM_TYPES
 from tap_intercom.streams.base import IntercomStream
 from tap_intercom.streams.reconcile_runs import ReconcileRunsStream
 
+#: Threads of the page pool (see TapIntercom.page_pool): a contacts page holds about ten lists.
+PAGE_POOL_WORKERS = 8
+
 
 class TapIntercom(SdkTap):
     """Singer tap for the Intercom REST API."""
@@ -173,6 +176,16 @@ class TapIntercom(SdkTap):
             initializer=bulk_thread,
         )
 
+    @cached_property
+    def page_pool(self) -> ThreadPoolExecutor:
+        """The threads for requests a stream's next page waits on (contacts' full tags and
+        companies lists). They are not bulk: their requests go with the streams' own, before
+        the hydration backlog, in the same budget (a contacts page whose lists queued behind
+        conversations' hydrations took three times as long). A `hydration_workers` number caps
+        them too."""
+        workers = min(PAGE_POOL_WORKERS, self.settings.hydration_workers or PAGE_POOL_WORKERS)
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page")
+
     @override  # type: ignore[misc]  # final in the SDK
     def sync_all(self) -> None:
         """The run: one sync (SdkTap.sync_all); with `webhook_queue`, plus the queue's drain,
@@ -203,9 +216,9 @@ class TapIntercom(SdkTap):
                 streams, on_failure=self.client.stop, answered=self.client.answered
             )
         finally:
-            if "hydration_pool" in self.__dict__:
-                self.hydration_pool.shutdown(wait=False, cancel_futures=True)
-                del self.__dict__["hydration_pool"]
+            for pool in ("hydration_pool", "page_pool"):
+                if pool in self.__dict__:
+                    self.__dict__.pop(pool).shutdown(wait=False, cancel_futures=True)
         if not failures:
             return
         # The failure that stopped the run, not a stream it stopped (which may end first).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -153,3 +154,25 @@ def test_a_refused_tags_list_keeps_the_inline_ten_and_is_asked_once(
     assert "contacts" not in run.tap.skipped
     warned = [r.getMessage() for r in caplog.records if "read_tags" in r.getMessage()]
     assert len(warned) == 1
+
+
+def test_full_lists_are_not_bulk_requests(api: requests_mock.Mocker) -> None:
+    """A contacts page waits for its full lists: they run on the page pool, whose requests the
+    budget lets go before the hydration pool's backlog (ratelimit.bulk_thread)."""
+    from tap_intercom import ratelimit
+
+    more = {"type": "list", "data": [{"type": "tag", "id": "0"}], "has_more": True}
+    api.post(f"{API}/contacts/search", json={"data": [contact("c1", NOW - 5, tags=more)]})
+    threads: list[tuple[str, bool]] = []
+
+    def tags(request: Any, context: Any) -> dict[str, Any]:
+        current = threading.current_thread()
+        threads.append((current.name, getattr(ratelimit._thread, "bulk", False)))
+        return {"type": "list", "data": [{"type": "tag", "id": "0"}]}
+
+    api.get(f"{API}/contacts/c1/tags", json=tags)
+    run_tap(["contacts"], config=make_config(hydration_workers=1))
+    assert len(threads) == 1
+    name, bulk = threads[0]
+    assert name.startswith("page")
+    assert bulk is False

@@ -69,6 +69,9 @@ class TapHost(Protocol):
     @property
     def hydration_pool(self) -> ThreadPoolExecutor: ...
 
+    @property
+    def page_pool(self) -> ThreadPoolExecutor: ...
+
     def skip_stream(
         self, stream: str, reason: str, *, scope: str | None = None, not_found: bool = False
     ) -> None: ...

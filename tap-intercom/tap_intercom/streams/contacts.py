@@ -15,6 +15,7 @@ from tap_intercom.streams.incremental import SearchStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from concurrent.futures import ThreadPoolExecutor
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -84,6 +85,12 @@ class ContactsStream(SearchStream):
                 kind,
                 scope,
             )
+
+    @override
+    def workers(self) -> ThreadPoolExecutor:
+        """The full lists: the next search page waits for them, so they do not queue behind
+        other streams' hydrations (tap.page_pool)."""
+        return self.host.page_pool
 
     @override
     def fetch_for(self, record: dict[str, Any]) -> Callable[[dict[str, Any]], Any] | None:
