@@ -285,6 +285,17 @@ class PipelineRun:
         return self.tap.returncode == 0 and self.target.returncode == 0
 
 
+def fresh_archive_target(folder: Path, name: str) -> tuple[Path, list[str]]:
+    """An empty archive `<folder>/<name>.sqlite` (the last run's and its WAL removed) and the
+    argv of target-sqlite-archive writing it."""
+    database = folder / f"{name}.sqlite"
+    for stale in folder.glob(f"{name}.sqlite*"):
+        stale.unlink()
+    config = folder / "target-config.json"
+    config.write_text(json.dumps({"database": str(database)}))
+    return database, [str(VENV_BIN / "target-sqlite-archive"), "--config", str(config)]
+
+
 def run_pipeline(tap_argv: list[str], target_argv: list[str], timeout: float = 7200) -> PipelineRun:
     """`tap | target` as Meltano runs them: wall time, each child's peak RSS (PeakRss) and CPU
     (wait4), and the last state the target emitted (after its commit)."""

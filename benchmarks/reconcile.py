@@ -20,8 +20,8 @@ import typing as t
 
 from benchmarks.common import (
     PRIVATE_APP_RATE,
-    VENV_BIN,
     EmulatorProcess,
+    fresh_archive_target,
     log,
     out_dir,
     run_pipeline,
@@ -59,12 +59,7 @@ def measure(sizes: dict[str, int], latency_ms: int = 50) -> dict[str, t.Any]:
         )
         assert passed.ok, passed.run.stderr_tail[-2000:]
         log("reconcile: a full sync into an archive (tap | target), then its archive-mode pass")
-        database = folder / "reconcile.sqlite"
-        for stale in folder.glob("reconcile.sqlite*"):
-            stale.unlink()
-        target_config = folder / "target-config.json"
-        target_config.write_text(json.dumps({"database": str(database)}))
-        target_argv = [str(VENV_BIN / "target-sqlite-archive"), "--config", str(target_config)]
+        database, target_argv = fresh_archive_target(folder, "reconcile")
         loaded = run_pipeline(our_argv(emu.url, catalog, folder, None), target_argv)
         assert loaded.ok, loaded.tap.stderr_tail[-2000:]
         archived = run_ours(

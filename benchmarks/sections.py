@@ -4,7 +4,6 @@ returns its figures as plain data (rendering is `benchmarks/report.py`)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import typing as t
 from dataclasses import dataclass
@@ -13,10 +12,10 @@ from pathlib import Path
 from benchmarks import taps
 from benchmarks.common import (
     PRIVATE_APP_RATE,
-    VENV_BIN,
     EmulatorProcess,
     PipelineRun,
     StatsSampler,
+    fresh_archive_target,
     log,
     median,
     out_dir,
@@ -349,12 +348,7 @@ def large_workspace(sizes: Sizes) -> dict[str, t.Any]:
     each timed against the request-count lower bound (requests / limit), with the rate windows
     of the full run and the peak RSS of both programs."""
     folder = taps.work_dir("large")
-    database = folder / "large.sqlite"
-    for stale in folder.glob("large.sqlite*"):
-        stale.unlink()
-    target_config = folder / "target-config.json"
-    target_config.write_text(json.dumps({"database": str(database)}))
-    target_argv = [str(VENV_BIN / "target-sqlite-archive"), "--config", str(target_config)]
+    _, target_argv = fresh_archive_target(folder, "large")
     out: dict[str, t.Any] = {
         "contacts": sizes.large_contacts,
         "conversations": sizes.large_conversations,
