@@ -98,7 +98,8 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Concurrent GET /conversations/{id} and /tickets/{id} requests, all inside the one "
             "shared rate budget. `auto`: as many as the budget and the observed latency keep "
             f"busy (about rate x latency, at most {AUTO_MAX_WORKERS}); a number from 1 to "
-            f"{MAX_HYDRATION_WORKERS} is a hard cap."
+            f"{MAX_HYDRATION_WORKERS} is a hard cap (also on the threads that read contacts' "
+            "full tag and company lists)."
         ),
     ),
     th.Property(
