@@ -6,13 +6,35 @@ the file is opened (an encryption key, say) is made once.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import sqlcipher3
 
 from target_sqlite_archive import sql
 from target_sqlite_archive.catalog import Catalog
 from target_sqlite_archive.encryption import PAGE_SIZE, Connection, Key, connect
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30
+
+
+def bind_without_adapting() -> None:
+    """Let both bindings pass None, bytes and bool to SQLite as they are, without the adapter
+    lookup (process-wide: call it in the writer process).
+
+    Python 3.11's sqlite3 (and sqlcipher3, built from the same code) binds only exact int,
+    float, str and bytearray values directly; every other value, None and bytes included, is
+    first offered to the adapter registry, whose miss raises and formats an AttributeError
+    inside. An archive row is mostly NULLs (a conversation part has 38 columns, ~25 of them
+    empty), so that miss was a third of binding a row (measured, 38 columns with 25 NULLs:
+    8.8 -> 4.6 us a row with sqlite3, 28 -> 3.8 us with sqlcipher3). The adapters registered
+    here return the value unchanged (`{}.get(None)` is None, `bytes(b)` is `b`, `int(True)`
+    is 1, as SQLite stores a bool), so what is stored is the same.
+    """
+    for module in (sqlite3, sqlcipher3):
+        module.register_adapter(type(None), {}.get)
+        module.register_adapter(bytes, bytes)
+        module.register_adapter(bool, int)
 
 
 def open_archive(

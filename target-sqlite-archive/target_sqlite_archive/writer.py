@@ -22,6 +22,7 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import decode
+from target_sqlite_archive.connection import bind_without_adapting
 from target_sqlite_archive.store import ArchiveStore
 
 if t.TYPE_CHECKING:
@@ -36,6 +37,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Unmarshalling a batch makes thousands of acyclic containers: spare the cycle collector.
     gc.set_threshold(50_000, 20, 100)
+    bind_without_adapting()
     receive = Connection(sys.stdin.fileno(), writable=False)
     send = Connection(sys.stdout.fileno(), readable=False)
     try:
