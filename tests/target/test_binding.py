@@ -10,8 +10,6 @@ import sys
 import pytest
 import sqlcipher3
 
-from target_sqlite_archive.connection import bind_without_adapting  # noqa: F401 (the child uses it)
-
 ROW = (None, b"\x00\xffblob", True, False, 7, 2.5, "text", bytearray(b"ba"))
 
 
@@ -30,8 +28,9 @@ def test_the_same_values_are_stored(module: object) -> None:
     name = module.__name__  # type: ignore[attr-defined]
     code = (
         f"import {name} as m, tests.target.test_binding as t\n"
+        "from target_sqlite_archive.connection import bind_without_adapting\n"
         "before = t._stored(m)\n"
-        "t.bind_without_adapting()\n"
+        "bind_without_adapting()\n"
         "after = t._stored(m)\n"
         "assert before == after, (before, after)\n"
         "print(after)\n"
@@ -43,12 +42,9 @@ def test_the_same_values_are_stored(module: object) -> None:
 
 def test_the_writer_binds_without_adapting() -> None:
     code = (
-        "import sqlite3, sqlcipher3\n"
         "import target_sqlite_archive.writer as w\n"
         "calls = []\n"
         "w.bind_without_adapting = lambda: calls.append(1)\n"
-        "import io, sys\n"
-        "sys.stdin = open('/dev/null')\n"
         "w.main()\n"
         "assert calls == [1]\n"
     )
