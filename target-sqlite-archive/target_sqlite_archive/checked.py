@@ -83,13 +83,13 @@ class _Builder:
             values.append("_json(x)" if column.kind == JSON else _leaf("x"))
         else:
             root = not table.path
-            body += self._object("o0", schema, where, "    ", values, arrays, root=root)
+            body += self._object("o0", schema, where, "    ", values, arrays, [], root=root)
         if len(values) != sum(1 for c in table.columns if c.kind != TEXT):
             # Not the plan's columns (a shape normalize.py flattens differently): the
             # separate passes handle it.
             raise _Unsupported
-        returned = "".join(a + ", " for a, _s, _w in arrays)
-        self.lines += [f"def {name}(o0):", *body, f"    return [{', '.join(values)}], ({returned})"]
+        returned = f"[{', '.join(values)}], {_arrays(arrays)}"
+        self.lines += [f"def {name}(o0):", *body, f"    return {returned}"]
         names = [(table, name)]
         if len(arrays) != len(table.children):
             raise _Unsupported
@@ -105,13 +105,15 @@ class _Builder:
         indent: str,
         values: list[str],
         arrays: list[tuple[str, t.Any, str]],
+        assigned: list[str],
         *,
         is_row: bool = True,
         root: bool = False,
     ) -> list[str]:
         """Lines checking the object in `var` and flattening its properties into `values`
         (`root`: the stream's record, whose tombstone fields are checked but are no data
-        columns)."""
+        columns). The variables the lines set are added to `assigned`, each as the statement
+        that gives it its value for a missing object."""
         if not isinstance(schema, dict) or _OBJECT_ONLY & set(schema):
             raise _Unsupported
         n = self._next()
@@ -123,22 +125,36 @@ class _Builder:
         if checks:
             lines += checks if is_row else [f"{indent}if {var} is not _MISSING:", *checks]
         getter = f"g{n}"
-        lines.append(f"{indent}{getter} = {var}.get if {cls} is dict else _EMPTY.get")
         properties = schema.get("properties") or {}
+        # A nested object is often absent (a part's `event_details` and its five objects):
+        # then every property below it is None (an array: no rows) without a get or a check.
+        inner = indent if is_row else indent + "    "
+        below: list[str] = []
+        props: list[str] = []
         for key, sub in properties.items():
+            where_key = f"{where}.{key}"
             if root and key in TOMBSTONE_FIELDS:
                 if classify(sub) in ("object", "array"):
                     raise _Unsupported
                 # Checked as any property; its value goes to no column (normalize.py).
-                lines += self._property(getter, key, sub, f"{where}.{key}", indent, [], arrays)
+                props += self._property(getter, key, sub, where_key, inner, [], arrays, below)
                 continue
-            lines += self._property(getter, key, sub, f"{where}.{key}", indent, values, arrays)
+            props += self._property(getter, key, sub, where_key, inner, values, arrays, below)
         if schema.get("additionalProperties", True) is False:
             allowed = self.checks.constant("_KEYS", frozenset(properties))
-            lines += [
-                f"{indent}if {cls} is dict and not {var}.keys() <= {allowed}:",
-                f"{indent}    raise _invalid({where!r}, 'without undeclared properties', {var})",
+            props += [
+                f"{inner}if {cls} is dict and not {var}.keys() <= {allowed}:",
+                f"{inner}    raise _invalid({where!r}, 'without undeclared properties', {var})",
             ]
+        assigned += below
+        if is_row:
+            # A row is an object: anything else has already failed its type check or is
+            # flattened as an empty one.
+            lines.append(f"{indent}{getter} = {var}.get if {cls} is dict else _EMPTY.get")
+            return lines + props
+        lines += [f"{indent}if {cls} is dict:", f"{inner}{getter} = {var}.get", *props]
+        if below:
+            lines += [f"{indent}else:", *(f"{inner}{statement}" for statement in below)]
         return lines
 
     def _object_checks(
@@ -173,13 +189,15 @@ class _Builder:
         indent: str,
         values: list[str],
         arrays: list[tuple[str, t.Any, str]],
+        assigned: list[str],
     ) -> list[str]:
         kind = classify(sub)
         n = self._next()
         if kind == "object":
             var = f"o{n}"
             lines = [f"{indent}{var} = {getter}({key!r}, _MISSING)"]
-            return lines + self._object(var, sub, where, indent, values, arrays, is_row=False)
+            nested = self._object(var, sub, where, indent, values, arrays, assigned, is_row=False)
+            return lines + nested
         if kind == "array":
             if _ARRAY_ONLY & set(sub):
                 raise _Unsupported
@@ -196,6 +214,7 @@ class _Builder:
             # Items are checked by the child table's function, item by item, as its rows are
             # cut (a missing or non-list value has no rows, and the validator skips it too).
             arrays.append((var, sub["items"], f"{where}[]"))
+            assigned.append(f"{var} = _MISSING")
             return lines
         var = f"v{n}"
         value = f"_json({var})" if kind == JSON else _leaf(var)
@@ -228,7 +247,18 @@ class _Builder:
             if kind != JSON and set(types) <= {"null", "string", "boolean"}:
                 value = var  # checked: a str, a bool or None, all bound as they are
         values.append(value)
+        assigned.append(f"{var} = None")
         return lines
+
+
+def _arrays(arrays: list[tuple[str, t.Any, str]]) -> str:
+    """The expression of a table function's arrays: `()` when none has an item, so that most
+    rows (a part without attachments) skip `normalize_children` altogether."""
+    if not arrays:
+        return "()"
+    names = [var for var, _items, _where in arrays]
+    some = " or ".join(f"({var}.__class__ is list and {var})" for var in names)
+    return f"(({''.join(v + ', ' for v in names)}) if {some} else ())"
 
 
 def _leaf(var: str) -> str:

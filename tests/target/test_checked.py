@@ -108,3 +108,17 @@ def test_the_benchmark_records_give_the_same_rows_in_one_pass() -> None:
             assert separate == _one_pass(schema, record, plan), stream
         assert [_separate(schema, r, plan)[0] for r in bad] == ["invalid"] * len(bad)
     assert "_sdc_deleted_at" in _project_plan("contacts")[0]["properties"]
+
+
+def test_a_row_without_items_has_no_arrays_to_walk() -> None:
+    """A part without attachments or tags returns `()` for its arrays: normalize then skips
+    the child tables."""
+    schema, plan = _project_plan("conversation_parts")
+    assert compile_checked(plan, schema)
+    assert plan.checked is not None
+    part = {"id": "1", "conversation_id": "2", "part_type": "comment", "attachments": []}
+    values, arrays = plan.checked(part)
+    assert arrays == ()
+    assert values[[c.path for c in plan.columns].index(("part_type",))] == "comment"
+    with_item = {**part, "attachments": [{"name": "a.png"}]}
+    assert any(a == [{"name": "a.png"}] for a in plan.checked(with_item)[1])
