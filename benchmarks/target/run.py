@@ -28,7 +28,6 @@ from pathlib import Path
 from benchmarks import goals
 from benchmarks.target import generate
 from target_sqlite_archive import batch, committer, writer
-from target_sqlite_archive.codec import compressor
 from target_sqlite_archive.store import ArchiveStore
 
 HERE = Path(__file__).resolve().parent
@@ -126,11 +125,12 @@ def _inline_submit(self: committer.Committer, job: batch.Job, *, wait: bool = Fa
     # cProfile sees only its own process: the profile does the writer process's work inline,
     # so every cost appears in one single-process profile.
     if "store" not in _PROFILE_WRITER:
-        _PROFILE_WRITER["store"] = ArchiveStore(self._settings.database)
+        _PROFILE_WRITER["store"] = ArchiveStore(
+            self._settings.database, compression_level=self._settings.compression_level
+        )
         _PROFILE_WRITER["sent"] = {}
         _PROFILE_WRITER["plans"] = {}
-    compress = compressor(self._settings.compression_level)
-    message = batch.encode(job, _PROFILE_WRITER["sent"], compress)
+    message = batch.encode(job, _PROFILE_WRITER["sent"])
     decoded = batch.decode(message)
     writer.commit(_PROFILE_WRITER["store"], _PROFILE_WRITER["plans"], decoded)
 

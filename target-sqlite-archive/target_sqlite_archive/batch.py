@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import orjson
 
 if t.TYPE_CHECKING:
-    from target_sqlite_archive.codec import Compress
     from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import ChildRows, TablePlan
 
@@ -106,7 +105,7 @@ class WriteEntry(t.NamedTuple):
 
     row_id: str
     sha: bytes
-    raw: bytes  # the record's JSON text as received, compressed (codec.CURRENT)
+    raw: bytes  # the record's JSON text as received (UTF-8); the writer compresses it
     version: int | None
     received_at: str
     values: list[t.Any]
@@ -131,10 +130,10 @@ class WriteJob:
     state: t.Any
 
 
-def encode(job: Job, known_plans: dict[int, TablePlan], compress: Compress) -> tuple[t.Any, ...]:
-    """A job as plain tuples, each raw text compressed (here: the writer, busy with SQLite, is
-    the busier process); a plan's schema is sent the first time
-    (`known_plans` records it, and keeps it referenced so its id is never reused)."""
+def encode(job: Job, known_plans: dict[int, TablePlan]) -> tuple[t.Any, ...]:
+    """A job as plain tuples (each raw text as received: the writer compresses it); a plan's
+    schema is sent the first time (`known_plans` records it, and keeps it referenced so its
+    id is never reused)."""
     batches = []
     for batch in job.batches:
         plan_id = id(batch.plan)
@@ -147,7 +146,7 @@ def encode(job: Job, known_plans: dict[int, TablePlan], compress: Compress) -> t
             (
                 e.row_id,
                 e.sha,
-                compress(e.raw),
+                e.raw,
                 e.version,
                 e.received_at,
                 e.values,

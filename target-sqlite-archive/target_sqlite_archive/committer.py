@@ -3,7 +3,7 @@
 Why a process: in Python 3.11 threads share one GIL, and neither compression nor sqlite3's
 parameter binding runs without it, so a writer thread only took turns with the reading thread
 (measured: no gain). The writer process commits batch N on the second core while this process
-reads, validates, normalizes and compresses the batches after it.
+reads, validates and normalizes the batches after it.
 
 Why two jobs in flight: with one, each side waited whenever its counterpart's batch happened
 to take longer; with two, this process reads batch N+2 while the writer commits N and N+1
@@ -31,7 +31,6 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import encode
-from target_sqlite_archive.codec import compressor
 
 if t.TYPE_CHECKING:
     from target_sqlite_archive.batch import Job, StoreSettings
@@ -71,7 +70,6 @@ class Committer:
         self._in_flight: collections.deque[_Sent] = collections.deque()
         # Plans the writer knows, by id; kept referenced so that an id is never reused.
         self._plans: dict[int, TablePlan] = {}
-        self._compress = compressor(settings.compression_level)
 
     def submit(self, job: Job, *, wait: bool = False) -> None:
         """Send a job once fewer than MAX_IN_FLIGHT are uncommitted (their states emitted).
@@ -85,7 +83,7 @@ class Committer:
         # Encoded before waiting for a free slot: that work overlaps the writer's.
         # marshal, not pickle: the rows hold only built-in types, and it dumps them in half
         # the time; both ends are the same interpreter.
-        message = marshal.dumps(encode(job, self._plans, self._compress))
+        message = marshal.dumps(encode(job, self._plans))
         while self.in_flight >= MAX_IN_FLIGHT:
             self._collect()
         try:

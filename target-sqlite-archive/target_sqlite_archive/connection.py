@@ -13,6 +13,7 @@ import sqlcipher3
 
 from target_sqlite_archive import sql
 from target_sqlite_archive.catalog import Catalog
+from target_sqlite_archive.codec import Dictionary
 from target_sqlite_archive.encryption import PAGE_SIZE, Connection, Key, connect
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30
@@ -84,6 +85,8 @@ def _upgrade(conn: Connection) -> None:
 
     Format 0 -> 1: the catalog gets its `format` column. Format 1 -> 2: `_archive_raw` gets its
     `codec` column, whose default names every older row's codec (zlib) without rewriting one.
+    Format 2 -> 3: `_archive_dictionaries` (sql.META_DDL creates it on every open); no row
+    changes.
     """
     if _user_version(conn) >= sql.FORMAT:
         return  # checked without a lock first: opening never waits for a writer needlessly
@@ -120,3 +123,8 @@ def read_catalog(conn: Connection) -> Catalog:
         conn.execute(sql.SELECT_TABLES),
         conn.execute(sql.SELECT_COLUMNS),
     )
+
+
+def read_dictionaries(conn: Connection) -> list[Dictionary]:
+    """The raw versions' zstd dictionaries the file holds, oldest first."""
+    return [Dictionary(*row) for row in conn.execute(sql.SELECT_DICTIONARIES)]

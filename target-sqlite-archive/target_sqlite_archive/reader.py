@@ -11,11 +11,12 @@ from pathlib import Path
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.catalog import TableInfo
-from target_sqlite_archive.codec import decompress
+from target_sqlite_archive.codec import RawDecoder
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     open_archive,
     read_catalog,
+    read_dictionaries,
 )
 from target_sqlite_archive.encryption import Connection, Key, connect
 
@@ -71,7 +72,8 @@ class ArchiveReader:
         """(received_at, record JSON text as received), oldest first."""
         params = (stream,) if key is None else (stream, key)
         rows = self.conn.execute(sql.select_raw(by_key=key is not None), params)
-        return [(at, decompress(codec, raw).decode()) for at, codec, raw in rows]
+        decoder = RawDecoder(lambda: read_dictionaries(self.conn))
+        return [(at, decoder.text(codec, raw).decode()) for at, codec, raw in rows]
 
     def read_records(self, stream: str, *, include_deleted: bool = True) -> dict[str, t.Any]:
         """Reassemble every root record of a stream from the normalized tables, by `_sdc_id`.

@@ -21,6 +21,7 @@ COLUMNS = "_archive_columns"
 RAW = "_archive_raw"
 STATE = "_archive_state"
 LINKS = "_archive_links"
+DICTIONARIES = "_archive_dictionaries"
 
 ROOT_META = (
     "_sdc_id",
@@ -43,8 +44,9 @@ _CHILD_META_DDL = (
 #: The archive's format, in `PRAGMA user_version`: 0 was the first release (no primary keys,
 #: every child table created); 1 has keys, links, tombstone columns, tables created with their
 #: first row, and full-text indexes; 2 names each raw version's codec (`_archive_raw.codec`:
-#: zstd rows beside the older zlib ones).
-FORMAT = 2
+#: zstd rows beside the older zlib ones); 3 keeps the streams' zstd dictionaries
+#: (`_archive_dictionaries`, for rows whose codec is 'zstd-dict').
+FORMAT = 3
 #: The data tables' layout, per table in `_archive_tables.format`: the archive format that last
 #: changed it (format 2 changed only `_archive_raw`, so format-1 tables are not rebuilt).
 TABLE_FORMAT = 1
@@ -101,6 +103,12 @@ CREATE TABLE IF NOT EXISTS {LINKS} (
     part_of INTEGER NOT NULL,
     PRIMARY KEY (table_name, column_name)
 );
+CREATE TABLE IF NOT EXISTS {DICTIONARIES} (
+    dict_id INTEGER PRIMARY KEY,
+    stream TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    dictionary BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {STATE} (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     state TEXT NOT NULL,
@@ -120,8 +128,15 @@ SET_TABLE_FORMAT = f"UPDATE {TABLES} SET format = ? WHERE table_name = ?"
 INSERT_COLUMN = f"INSERT INTO {COLUMNS} (table_name, path, kind, column_name) VALUES (?, ?, ?, ?)"
 INSERT_RAW = (
     f"INSERT INTO {RAW} (stream, record_key, received_at, table_version, sha, raw, codec) "
-    f"VALUES (?, ?, ?, ?, ?, ?, '{codec.CURRENT}')"
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+INSERT_DICTIONARY = (
+    f"INSERT INTO {DICTIONARIES} (dict_id, stream, created_at, dictionary) VALUES (?, ?, ?, ?)"
+)
+SELECT_DICTIONARIES = (
+    f"SELECT dict_id, stream, dictionary FROM {DICTIONARIES} ORDER BY created_at, dict_id"
+)
+LAST_DICTIONARY_ID = f"SELECT max(dict_id) FROM {DICTIONARIES}"
 # Format 0 -> 1: the first release's tables are format 0 (the column's default).
 ADD_TABLE_FORMAT = f"ALTER TABLE {TABLES} ADD COLUMN format INTEGER NOT NULL DEFAULT 0"
 # Format 1 -> 2: archives before the codec column hold zlib rows only: the default names them.

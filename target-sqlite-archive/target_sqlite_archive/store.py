@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.batch import utc_now, version_time
+from target_sqlite_archive.codec import FIRST_DICTIONARY_ID, ZSTD, RawCompressor, worth_training
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     open_archive,
     read_catalog,
+    read_dictionaries,
 )
 from target_sqlite_archive.hints import Hints, stream_hints
 from target_sqlite_archive.tables import Tables, register_functions
@@ -65,6 +67,7 @@ class ArchiveStore:
         self,
         path: str,
         *,
+        compression_level: int,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         autocheckpoint: bool = True,
         encryption_key: Key | None = None,
@@ -82,6 +85,7 @@ class ArchiveStore:
         self.indexes = indexes or {}
         self._generation = 0
         self._prepared: dict[tuple[str, int], PreparedStream] = {}
+        self._compression_level = compression_level
         self._load_catalog()
 
     def close(self) -> None:
@@ -100,10 +104,12 @@ class ArchiveStore:
         return normalize.build_plan(schema, self.hints_of(stream, schema).search)
 
     def _load_catalog(self) -> None:
-        """Read the name mappings; also after a rollback, which may undo new names."""
+        """Read the name mappings and the raw versions' dictionaries; also after a rollback,
+        which may undo new names and a dictionary trained in it."""
         self._generation += 1
         self._prepared.clear()
         self.catalog = read_catalog(self.conn)
+        self._compressor = RawCompressor(self._compression_level, read_dictionaries(self.conn))
 
     def prepare(
         self, stream: str, plan: TablePlan, keys: Sequence[str], *, rows: bool = True
@@ -229,14 +235,40 @@ class ArchiveStore:
             self._bury(prepared, tombstones, stored.keys() | latest.keys())
 
         # A version equal to the latest one stored for its key is not stored again.
-        raw_rows: list[tuple[t.Any, ...]] = []
+        kept: list[WriteEntry] = []
         for e in entries:
             if keyed and stored.get(e.row_id) == e.sha:
                 continue
             stored[e.row_id] = e.sha
-            key = e.row_id if keyed else None
-            raw_rows.append((stream, key, e.received_at, e.version, e.sha, e.raw))
-        self.conn.executemany(sql.INSERT_RAW, raw_rows)
+            kept.append(e)
+        self._write_raw(stream, kept, keyed=keyed)
+
+    def _write_raw(self, stream: str, kept: Sequence[WriteEntry], *, keyed: bool) -> None:
+        """The raw rows of a batch's new versions, compressed with the stream's dictionary;
+        the first batch big enough trains it, stored in the same transaction."""
+        codec, compress = self._compressor.for_stream(stream)
+        if codec == ZSTD and worth_training(texts := [e.raw for e in kept]):
+            # The next id is read inside this write transaction: another writer of the same
+            # file (a webhook follower) may have stored a dictionary since this one opened it.
+            (last,) = self.conn.execute(sql.LAST_DICTIONARY_ID).fetchone()
+            dict_id = max(FIRST_DICTIONARY_ID, (last or 0) + 1)
+            trained = self._compressor.train(stream, texts, dict_id)
+            if trained is not None:
+                self.conn.execute(sql.INSERT_DICTIONARY, (dict_id, stream, utc_now(), trained.data))
+                codec, compress = self._compressor.for_stream(stream)
+        rows = [
+            (
+                stream,
+                e.row_id if keyed else None,
+                e.received_at,
+                e.version,
+                e.sha,
+                compress(e.raw),
+                codec,
+            )
+            for e in kept
+        ]
+        self.conn.executemany(sql.INSERT_RAW, rows)
 
     def _bury(
         self,

@@ -79,6 +79,7 @@ def _open(settings: StoreSettings) -> ArchiveStore:
     process's fixed cost, so its size is a setting (`cache_size_mb`)."""
     store = ArchiveStore(
         settings.database,
+        compression_level=settings.compression_level,
         busy_timeout_seconds=settings.busy_timeout_seconds,
         autocheckpoint=False,
         encryption_key=settings.encryption_key,

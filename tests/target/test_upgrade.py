@@ -44,7 +44,7 @@ def _new_messages() -> list[dict]:
 def _assert_upgraded(database: Path, before: dict[str, object]) -> None:
     db = sqlite3.connect(database)
     # Format 0 -> 2 in one opening: the catalog's format column and the raw codec column.
-    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     primary = {
         t: [
@@ -176,7 +176,7 @@ def test_an_archive_of_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
     run(database, _new_messages())
 
     db = sqlite3.connect(database)
-    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     # The data tables kept their layout (format 1 still: none rebuilt) and their rows.
     assert set(db.execute("SELECT DISTINCT format FROM _archive_tables")) == {(1,)}
