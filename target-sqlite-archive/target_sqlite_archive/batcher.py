@@ -110,6 +110,8 @@ class Batcher:
     def track(self, stream_name: str, sink: ArchiveSink) -> None:
         """The stream's current sink (a new one after a schema change)."""
         previous = self._sinks.get(stream_name)
+        if not self._sinks:
+            self.committer.start()  # its start-up overlaps the first batch's reading
         if previous is not sink:
             # A schema change: the old sink's records are handed over with the next commit.
             if previous is not None:
