@@ -286,3 +286,27 @@ def test_the_key_is_in_no_repr(tmp_path: Path) -> None:
     for shown in (repr(settings), repr(store), repr(settings.encryption_key), str(store)):
         assert KEY not in shown
         assert "correct horse" not in shown
+
+
+def test_a_trained_dictionary_is_encrypted_with_the_rows_it_compresses(tmp_path: Path) -> None:
+    """A zstd dictionary is made of the records' common text (the email, the word): in an
+    encrypted archive it is a row like any other, so it is never on disk in the clear."""
+    padding = " ".join(f"line {k} of the thread" for k in range(20))
+    messages = _messages(400).replace(
+        'asked about the invoice"', f'asked about the invoice {padding}"'
+    )
+    database = tmp_path / "archive.sqlite"
+    done = _target(database, messages, encryption_key=KEY)
+    assert done.returncode == 0, done.stderr
+    _assert_no_plaintext(database)
+    reader = ArchiveReader(str(database), encryption_key=Key(KEY))
+    try:
+        [(stream,)] = reader.conn.execute("SELECT stream FROM _archive_dictionaries").fetchall()
+        assert stream == "contacts"
+        [(codec,)] = reader.conn.execute("SELECT DISTINCT codec FROM _archive_raw").fetchall()
+        assert codec == "zstd-dict"
+        texts = [json.loads(raw) for _at, raw in reader.raw_versions("contacts")]
+    finally:
+        reader.close()
+    assert [r["id"] for r in texts] == list(range(400))
+    assert all(r["email"] == EMAIL and padding in r["body"] for r in texts)
