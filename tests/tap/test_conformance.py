@@ -96,7 +96,9 @@ def object_of(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[dict[
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
-        present = draw(st.lists(st.sampled_from(sorted(named)), unique=True, max_size=12))
+        # An object may declare no properties (a call transcript's items): then none is drawn.
+        names = st.sampled_from(sorted(named)) if named else st.nothing()
+        present = draw(st.lists(names, unique=True, max_size=12))
         items = [(name, draw(named[name])) for name in present]
         items += list(draw(extra).items())
         order = draw(st.permutations(range(len(items))))
