@@ -48,7 +48,8 @@ _CHILD_META_DDL = (
 #: (`_archive_dictionaries`, for rows whose codec is 'zstd-dict').
 FORMAT = 3
 #: The data tables' layout, per table in `_archive_tables.format`: the archive format that last
-#: changed it (format 2 changed only `_archive_raw`, so format-1 tables are not rebuilt).
+#: changed it (formats 2 and 3 changed only archive-wide tables, so format-1 tables are not
+#: rebuilt).
 TABLE_FORMAT = 1
 #: Column kind of a child table's copy of one of its root's key properties.
 KEY = "key"
