@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.target import generate
 from tests.target.harness import lines, opened, record, rows, run
 from tests.target.test_codec import readme_raw_texts
 from tests.target.test_intercom_shapes import a_conversation, schema_message
@@ -43,7 +45,8 @@ def _new_messages() -> list[dict]:
 
 def _assert_upgraded(database: Path, before: dict[str, object]) -> None:
     db = sqlite3.connect(database)
-    # Format 0 -> 2 in one opening: the catalog's format column and the raw codec column.
+    # Format 0 -> 3 in one opening: the catalog's format column, the raw codec column and the
+    # dictionaries' table.
     assert db.execute("PRAGMA user_version").fetchone() == (3,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     primary = {
@@ -203,3 +206,48 @@ def test_an_archive_of_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
     ]
     # The old rows' hits are still found (the new part may add one).
     assert rows(database, search, ["refund"])[0][0] >= old_hits
+
+
+FORMAT2 = FIXTURE.with_name("format2.sqlite")
+
+
+def test_an_archive_of_format_2_gets_its_dictionaries_table_and_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Format 2 (zstd rows without dictionaries, written by 276f7c8): opening it adds
+    `_archive_dictionaries`; its rows stay as they were and a large batch after it gets the
+    stream's dictionary."""
+    database = tmp_path / "archive.sqlite"
+    shutil.copy(FORMAT2, database)
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert "_archive_dictionaries" not in tables
+    old_raw = db.execute("SELECT version_id, codec, raw FROM _archive_raw").fetchall()
+    assert {codec for _id, codec, _raw in old_raw} == {"zstd"}
+    db.close()
+    before = _snapshot(database)
+    rng = random.Random(3)
+    contacts = [generate.contact(rng, n) for n in range(200)]
+    run(database, [schema_message("contacts"), *(record("contacts", c) for c in contacts)])
+
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT stream FROM _archive_dictionaries").fetchall() == [("contacts",)]
+    last_old = max(version_id for version_id, _codec, _raw in old_raw)
+    kept = db.execute(
+        "SELECT version_id, codec, raw FROM _archive_raw WHERE version_id <= ?", (last_old,)
+    ).fetchall()
+    new = db.execute(
+        "SELECT DISTINCT codec FROM _archive_raw WHERE version_id > ?", (last_old,)
+    ).fetchall()
+    db.close()
+    assert sorted(kept) == sorted(old_raw)  # not rewritten
+    assert new == [("zstd-dict",)]
+    after = _snapshot(database)
+    for stream in STREAMS:
+        assert after["raw"][stream][: len(before["raw"][stream])] == before["raw"][stream]  # type: ignore[index]
+    texts = readme_raw_texts(database, "contacts")
+    assert texts == [text for _at, text in after["raw"]["contacts"]]  # type: ignore[index]
+    assert [json.loads(t)["id"] for t in texts[-200:]] == [c["id"] for c in contacts]
