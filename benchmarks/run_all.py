@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         results["rate_limit"] = sections.rate_limit(sizes)
     if "hydration" in wanted:
         results["hydration"] = sections.hydration(sizes)
+    if "ranges" in wanted:
+        results["ranges"] = sections.search_ranges(sizes)
     if "target" in wanted:
         results["target"] = sections.target_throughput(sizes, not args.skip_peers)
     if "memory" in wanted:

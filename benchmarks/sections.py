@@ -25,7 +25,16 @@ from benchmarks.common import (
 from benchmarks.target import peers as target_peers
 from tests.e2e.harness import DEFAULT_STREAMS
 
-SECTIONS = ("full_sync", "incremental", "rate_limit", "hydration", "target", "memory", "large")
+SECTIONS = (
+    "full_sync",
+    "incremental",
+    "rate_limit",
+    "hydration",
+    "ranges",
+    "target",
+    "memory",
+    "large",
+)
 
 
 @dataclass
@@ -46,6 +55,10 @@ class Sizes:
     hydration_conversations: int = 240
     hydration_latency: int = 100
     hydration_repeat: int = 3
+    # A first sync of contacts alone, in one search pass against ranges read at once.
+    ranges_contacts: int = 20_000
+    ranges_latency: int = 150
+    ranges_repeat: int = 2
     target_contacts: int = 10_000
     target_conversations: int = 1_000
     target_parts: int = 20
@@ -75,6 +88,8 @@ QUICK = Sizes(
     rate_conversations=100,
     hydration_conversations=30,
     hydration_repeat=1,
+    ranges_contacts=3_000,
+    ranges_repeat=1,
     target_contacts=300,
     target_conversations=30,
     target_repeat=1,
@@ -251,6 +266,42 @@ def hydration(sizes: Sizes) -> dict[str, t.Any]:
         "rate_1": one,
         "rate_8": eight,
         "speedup": eight / one if one else float("nan"),
+    }
+
+
+def search_ranges(sizes: Sizes) -> dict[str, t.Any]:
+    """A first sync of contacts alone: `search_ranges` 1 (one ascending search, a page at a
+    time) against the default 4 (ranges read at once), interleaved, at a search page's
+    latency."""
+    folder = taps.work_dir("ranges")
+    seconds: dict[int, list[float]] = {1: [], 4: []}
+    requests: dict[int, list[int]] = {1: [], 4: []}
+    ok = True
+    with EmulatorProcess(
+        latency_ms=sizes.ranges_latency,
+        rate_limit=PRIVATE_APP_RATE,
+        contacts=sizes.ranges_contacts,
+        conversations=10,
+        companies=10,
+    ) as emu:
+        catalog = taps.our_catalog(emu.url, folder, ["contacts"])
+        for i in range(sizes.ranges_repeat):
+            for parts in (1, 4):
+                log(f"ranges: search_ranges={parts}, run {i + 1}/{sizes.ranges_repeat}")
+                run = taps.run_ours(emu, catalog, folder, search_ranges=parts)
+                seconds[parts].append(run.seconds)
+                requests[parts].append(run.requests)
+                ok = ok and run.ok
+    one, four = median(seconds[1]), median(seconds[4])
+    return {
+        "contacts": sizes.ranges_contacts,
+        "latency_ms": sizes.ranges_latency,
+        "seconds": {str(k): v for k, v in seconds.items()},
+        "requests": {str(k): v for k, v in requests.items()},
+        "seconds_1": one,
+        "seconds_4": four,
+        "speedup": one / four if four else float("nan"),
+        "ok": ok,
     }
 
 

@@ -27,6 +27,9 @@ SMOKE = sections.Sizes(
     hydration_conversations=12,
     hydration_latency=10,
     hydration_repeat=1,
+    ranges_contacts=40,
+    ranges_latency=5,
+    ranges_repeat=1,
     target_contacts=50,
     target_conversations=5,
     target_parts=3,
@@ -66,6 +69,7 @@ def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
         "## 2. Incremental cost",
         "## 3. Rate-limit utilisation",
         "## Hydration throughput (issue 4)",
+        "## Search ranges (issue 17)",
         "## 4. Target throughput",
         "## 5. Memory",
         "## 6. Large workspace (issue 17)",
@@ -86,6 +90,8 @@ def test_every_section_reports_its_figures(smoke_sizes: Path) -> None:
     assert results["rate_limit"]["requests"] > 0
     assert set(results["hydration"]["rates"]) == {"1", "8"}
     assert all(len(r) == 1 for r in results["hydration"]["rates"].values())
+    assert results["ranges"]["ok"]
+    assert all(n[0] > 0 for n in results["ranges"]["requests"].values())
 
     target = results["target"]["inputs"]
     assert set(target) == {"contacts", "conversations + parts"}

@@ -23,6 +23,9 @@ DEFAULT_DRAIN_INTERVAL_SECONDS = 1.0
 DEFAULT_SYNC_INTERVAL_SECONDS = 3600
 
 AUTO = "auto"
+# Ranges of a long search window read at once (see search.split).
+DEFAULT_SEARCH_RANGES = 4
+MAX_SEARCH_RANGES = 8
 MAX_HYDRATION_WORKERS = 32
 # Threads of the auto hydration pool: the rate budget decides how many of them have a request
 # in flight (about rate x latency); the rest wait for a place in its flow.
@@ -100,6 +103,18 @@ CONFIG_SCHEMA = th.PropertiesList(
             f"busy (about rate x latency, at most {AUTO_MAX_WORKERS}); a number from 1 to "
             f"{MAX_HYDRATION_WORKERS} is a hard cap (also on the threads that read contacts' "
             "full tag and company lists)."
+        ),
+    ),
+    th.Property(
+        "search_ranges",
+        th.IntegerType,
+        default=DEFAULT_SEARCH_RANGES,
+        title="Search ranges",
+        description=(
+            "A long search window (a first sync) is read as up to this many ranges of "
+            "updated_at at once, each with its own cursor in the state, inside the one rate "
+            "budget: contacts in ranges of at least 30 days, conversations and tickets of at "
+            f"least 7. 1 to {MAX_SEARCH_RANGES}; 1 reads every window in one pass."
         ),
     ),
     th.Property(

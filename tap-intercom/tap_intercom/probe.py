@@ -26,7 +26,7 @@ class Probe:
 
 
 # A search that matches little: records updated in the first second of 1970.
-_SEARCH_BODY = search.search_body(search.second_query(search.Window(0, 1)), per_page=1, cursor=None)
+_SEARCH_BODY = search.search_body(search.second_query(search.Range(0, 1)), per_page=1, cursor=None)
 
 
 def probe_for(stream: Any) -> Probe:

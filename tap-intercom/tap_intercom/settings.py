@@ -19,9 +19,11 @@ from tap_intercom.config_schema import (
     DEFAULT_DRAIN_INTERVAL_SECONDS,
     DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_RECONCILE_MARGIN_SECONDS,
+    DEFAULT_SEARCH_RANGES,
     DEFAULT_SYNC_INTERVAL_SECONDS,
     MAX_HYDRATION_WORKERS,
     MAX_PAGE_SIZE,
+    MAX_SEARCH_RANGES,
     REGION_URLS,
 )
 from tap_intercom.timestamps import parse_iso
@@ -55,6 +57,8 @@ class Settings:
     follow: bool = False
     drain_interval_seconds: float = DEFAULT_DRAIN_INTERVAL_SECONDS
     sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
+    #: Ranges of a long search window read at once (search.split).
+    search_ranges: int = DEFAULT_SEARCH_RANGES
 
 
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -195,6 +199,7 @@ def validate(config: dict, *, default_user_agent: str) -> Settings:
         sync_interval_seconds=_int_in(
             config, "sync_interval_seconds", DEFAULT_SYNC_INTERVAL_SECONDS, 1, 7 * 86400
         ),
+        search_ranges=_int_in(config, "search_ranges", DEFAULT_SEARCH_RANGES, 1, MAX_SEARCH_RANGES),
     )
 
 

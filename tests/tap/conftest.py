@@ -39,7 +39,14 @@ RATE_HEADERS = {
 
 
 def make_config(**overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {"access_token": TOKEN, "api_url": API, "max_retries": 3}
+    # One pass per window: these tests list exact requests; split windows have their own
+    # (tests/tap/test_search_ranges.py), and the emulator runs use the default.
+    config: dict[str, Any] = {
+        "access_token": TOKEN,
+        "api_url": API,
+        "max_retries": 3,
+        "search_ranges": 1,
+    }
     for key, value in overrides.items():
         if value is None:
             config.pop(key, None)

@@ -11,7 +11,7 @@ from tests.tap.conftest import (
     RATE_HEADERS,
 )
 
-WINDOW_KEYS = ("window_start", "window_end", "cursor", "last_id")
+WINDOW_KEYS = ("window_start", "window_end", "cursor", "last_id", "ranges")
 
 
 LOOKBACK = 1800

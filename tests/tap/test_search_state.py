@@ -13,6 +13,7 @@ import requests_mock
 
 from tap_intercom import search, timestamps
 from tap_intercom.errors import IntercomError
+from tap_intercom.streams.incremental import SearchStream
 from tests.tap.conftest import (
     API,
     NOW,
@@ -106,26 +107,25 @@ def test_state_after_every_search_page(
 
 
 def test_the_next_page_is_asked_for_while_this_page_is_written(
-    api: requests_mock.Mocker, three_pages: SearchRecorder
+    api: requests_mock.Mocker, three_pages: SearchRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Page n+1 is requested before page n's records are all out (its answer is there when
+    """Page n+1 is on its way before page n's records are all out (its answer is there when
     they are), and its records' hydrations start with it: each conversation is still fetched
-    once."""
-    second_page_asked = threading.Event()
-    answer = three_pages.__call__
+    once. (requests_mock answers one request at a time, so the first hydration waits for the
+    next page's request to be started, not answered.)"""
+    next_page_started = threading.Event()
+    next_page = SearchStream._next_page
 
-    def search(request: Any, context: Any) -> dict[str, Any]:
-        page = answer(request, context)
-        if len(three_pages.states_at_call) == 2:
-            second_page_asked.set()
-        return page
+    def spy(stream: SearchStream, part: search.Range, cursor: str) -> dict[str, Any]:
+        next_page_started.set()
+        return next_page(stream, part, cursor)
 
-    api.post(f"{API}/conversations/search", json=search)
+    monkeypatch.setattr(SearchStream, "_next_page", spy)
     first = full_conversation("1", NOW - 3600 + 60)
 
     def hydrate_first(request: Any, context: Any) -> dict[str, Any]:
         # Page 1's first record is not out until page 2 has been asked for.
-        assert second_page_asked.wait(10), "page 2 was not asked for while page 1 was written"
+        assert next_page_started.wait(10), "page 2 was not asked for while page 1 was written"
         context.headers.update(RATE_HEADERS)
         return first
 
@@ -204,9 +204,9 @@ def test_resume_uses_the_saved_cursor_and_skips_emitted_records(
 
     first, second = json_bodies(api, "/conversations/search")
     assert first["pagination"] == {"per_page": 150, "starting_after": "saved-cursor"}
-    assert first["query"] == search.second_query(search.Window(old_start, old_end))
+    assert first["query"] == search.second_query(search.Range(old_start, old_end))
     assert "starting_after" not in second["pagination"]
-    assert second["query"] == search.second_query(search.Window(old_end - LOOKBACK, NOW))
+    assert second["query"] == search.second_query(search.Range(old_end - LOOKBACK, NOW))
     # "10" and "11" were emitted before the interruption.
     assert [r["id"] for r in run.records("conversations")] == ["12", "20"]
     hydrated = sorted(r.path for r in api.request_history if r.method == "GET")
@@ -277,7 +277,7 @@ def test_an_interrupted_first_run_resumes_from_a_null_bookmark(
     run = run_tap(["conversations"], state=state)
     first, second = json_bodies(api, "/conversations/search")
     assert first["pagination"]["starting_after"] == "half-way"
-    assert second["query"] == search.second_query(search.Window(NOW - 3600 - LOOKBACK, NOW))
+    assert second["query"] == search.second_query(search.Range(NOW - 3600 - LOOKBACK, NOW))
     assert run.bookmark("conversations")["replication_key_value"] == NOW_ISO
 
 

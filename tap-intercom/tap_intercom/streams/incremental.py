@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 
+#: A window is split only when each range would have at least this many pages to read.
+MIN_RANGE_PAGES = 20
+#: Counts asked for to place the ranges' bounds (at once, one request each): over the whole
+#: window, then inside each span where a bound falls.
+SPLIT_SAMPLES = 8
+FINER_SAMPLES = 4
+
+
 class SearchStream(OwnStateStream):
     """An incremental stream read with POST <search_path>, ascending by updated_at."""
 
@@ -39,6 +48,8 @@ class SearchStream(OwnStateStream):
     day_granular: ClassVar[bool] = False
     #: The field of a hydrated record that holds its parts (None: the records have none).
     parts_key: ClassVar[str | None] = None
+    #: The shortest range a long window is split into (see search.split).
+    min_range_span: ClassVar[int] = 7 * search.DAY
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,8 +109,8 @@ class SearchStream(OwnStateStream):
 
     # Records.
 
-    def query(self, window: Window) -> dict[str, Any]:
-        return search.contact_query(window) if self.day_granular else search.second_query(window)
+    def query(self, part: search.Range) -> dict[str, Any]:
+        return search.contact_query(part) if self.day_granular else search.second_query(part)
 
     def expand(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Turn a search page into the records to emit, in search order (hydration here)."""
@@ -158,103 +169,198 @@ class SearchStream(OwnStateStream):
     ) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
-    def _read_window(self, window: Window) -> Iterator[dict[str, Any]]:
+    def _split(self, window: Window) -> dict[str, Any] | None:
+        """Split a fresh window into up to `search_ranges` ranges of about as many records
+        each, when it holds enough pages for each to be worth a pass of its own (a first sync).
+        Returns the window's first page when it stays whole (None: nothing read yet).
+
+        The window's first page gives its count and its oldest record (a window that stays
+        whole then goes on from it: no request is spent); `SPLIT_SAMPLES` searches of one
+        record, sent at once, the counts past evenly spaced points after it; and
+        `FINER_SAMPLES` more inside each span where a split point falls.
+        """
+        parts = self.host.settings.search_ranges
+        if parts < 2 or window.resuming or window.end - window.start < 2 * self.min_range_span:
+            return None
+        whole = self._first_page(window.ranges[0])
+        total, listed = whole.get("total_count"), whole.get(self.records_key) or []
+        if not isinstance(total, int) or not listed:
+            return whole
+        if total < parts * MIN_RANGE_PAGES * self.page_size:
+            return whole
+        oldest = max(int(listed[0].get(search.REPLICATION_KEY) or 0), window.start)
+        samples = [(oldest, total), *self._counts(window, _between(oldest, window.end))]
+        finer = [
+            at
+            for lo, hi in search.brackets(samples, total, parts)
+            for at in _between(lo, hi, FINER_SAMPLES)
+        ]
+        samples = sorted({*samples, *self._counts(window, finer)})
+        cut = search.split_points(samples, total, parts, min_span=self.min_range_span)
+        window.ranges = search.ranges(window.start, window.end, cut)
         self.logger.info(
-            "%s: reading updated_at from %s to %s%s",
+            "%s: %d records to read; the window is read in %d ranges at once, from %s",
+            self.name,
+            total,
+            len(window.ranges),
+            ", ".join(iso(r.start) for r in window.ranges),
+        )
+        return None
+
+    def _counts(self, window: Window, points: list[int]) -> list[tuple[int, int]]:
+        """(point, the count past it) for each point, asked for at once."""
+        if not points:
+            return []
+        with ThreadPoolExecutor(len(points), thread_name_prefix=f"{self.name}-split") as pool:
+            bodies = list(pool.map(lambda at: self._count_after(window, at), points))
+        return [
+            (at, body["total_count"])
+            for at, body in zip(points, bodies, strict=True)
+            if isinstance(body.get("total_count"), int)
+        ]
+
+    def _count_after(self, window: Window, at: int) -> dict[str, Any]:
+        """The search over [at, window end] for one record: its count and its oldest."""
+        query = self.query(search.Range(at, window.end))
+        return self.post(self.search_path, search.search_body(query, per_page=1, cursor=None))
+
+    def _read_window(self, window: Window) -> Iterator[dict[str, Any]]:
+        parts = len(window.ranges)
+        self.logger.info(
+            "%s: reading updated_at from %s to %s%s%s",
             self.name,
             iso(window.start),
             iso(window.end),
-            " (resuming inside the window)" if window.cursor or window.last_id else "",
+            f" in {parts} ranges at once" if parts > 1 else "",
+            " (resuming inside the window)" if window.resuming else "",
         )
         self._save(window)
         self.write_state()
-        seen_cursors: set[str] = set()
-        body = self._first_page(window, saved_cursor=window.cursor is not None)
-        # The next page is asked for while this page's records are expanded and written: its
-        # answer is then there when they are out (a page's records take as long as its
-        # answer). The state still names a cursor only once the records before it are out.
-        lookahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-page")
+        first = self._split(window)
+        if len(window.ranges) > parts:
+            parts = len(window.ranges)
+            self._save(window)
+            self.write_state()
+        # Each range's next page is asked for while this page's records are expanded and
+        # written: its answer is then there when they are out (a page's records take as long
+        # as its answer). The state still names a cursor only once the records before it are
+        # out.
+        lookahead = ThreadPoolExecutor(max_workers=parts, thread_name_prefix=f"{self.name}-page")
         try:
-            yield from self._read_pages(window, body, lookahead, seen_cursors)
+            yield from self._read_ranges(window, lookahead, first)
         finally:
             lookahead.shutdown(wait=False, cancel_futures=True)
             self._forget_prefetched()
 
-    def _read_pages(
-        self,
-        window: Window,
-        body: dict[str, Any],
-        lookahead: ThreadPoolExecutor,
-        seen_cursors: set[str],
+    def _read_ranges(
+        self, window: Window, lookahead: ThreadPoolExecutor, first: dict[str, Any] | None
     ) -> Iterator[dict[str, Any]]:
-        skipped_old = 0
-        newest = 0
-        while True:
-            if self.progress.total is None and isinstance(body.get("total_count"), int):
-                self.progress.total = body["total_count"]
-                self.logger.info(
-                    "%s: the search matches %d records", self.name, body["total_count"]
-                )
+        """The window's open ranges at once: whichever range's page comes first is written
+        first, each range's records in its own order, its cursor saved after its own pages.
+        `first` is the first page of a window of one range, already read."""
+        newer = (
+            search.Newest(window.end - search.CHANGED_MARGIN) if len(window.ranges) > 1 else None
+        )
+        reads = {id(part): _RangeRead() for part in window.ranges}
+        pending: dict[Future[dict[str, Any]], search.Range] = {}
+        for part in window.ranges:
+            if first is not None:
+                future: Future[dict[str, Any]] = Future()
+                future.set_result(first)
+                pending[future] = part
+            elif not part.done:
+                pending[lookahead.submit(self._first_page, part)] = part
+        totals: list[int] = []
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            future = next(f for f in pending if f in finished)  # in range order, when several
+            part = pending.pop(future)
+            read = reads[id(part)]
+            body = future.result()
+            if not read.counted and isinstance(body.get("total_count"), int):
+                read.counted = True
+                totals.append(body["total_count"])
+                if len(totals) == len(reads) or len(reads) == 1:
+                    self.progress.total = sum(totals)
+                    self.logger.info("%s: the search matches %d records", self.name, sum(totals))
             step = search.take_page(
-                window,
+                part,
                 body.get(self.records_key) or [],
                 pagination.next_cursor(body),
-                seen_cursors=seen_cursors,
-                newest=newest,
+                seen_cursors=read.seen_cursors,
+                newest=read.newest,
             )
-            skipped_old += step.skipped_old
-            newest = step.newest
-            following = (
-                None
-                if step.follow is None
-                else lookahead.submit(self._next_page, window, step.follow)
-            )
-            for record in self.expand(step.emit):
+            read.skipped_old += step.skipped_old
+            read.newest = step.newest
+            if step.follow is not None:
+                pending[lookahead.submit(self._next_page, part, step.follow)] = part
+            emit = step.emit if newer is None else self._newest_only(step.emit, newer)
+            for record in self.expand(emit):
                 yield record
                 # Back here, the SDK has written the record: it counts as emitted.
-                window.last_id = str(record.get("id"))
+                part.last_id = str(record.get("id"))
                 self._save(window)
-            self.progress.add(len(step.emit), self.requests)
-            if step.follow is None or following is None:
-                break
-            seen_cursors.add(step.follow)
-            window.cursor, window.last_id = step.follow, None
+            self.progress.add(len(emit), self.requests)
+            if step.follow is not None:
+                read.seen_cursors.add(step.follow)
+                part.cursor, part.last_id = step.follow, None
+            else:
+                self._close(part, step)
             self._save(window)
             self.write_state()
-            body = following.result()
-        assert step.close_at is not None  # take_page closes every window it does not follow
-        if step.repeated_cursor:
-            self.logger.warning(
-                "%s: the search repeated a cursor; the window closes at %s instead of %s",
-                self.name,
-                iso(step.close_at),
-                iso(window.end),
-            )
+        skipped_old = sum(read.skipped_old for read in reads.values())
         if skipped_old:
             self.logger.info(
-                "%s: skipped %d records from before the window (day-aligned overlap)",
+                "%s: skipped %d records from before the window or range (day-aligned overlap)",
                 self.name,
                 skipped_old,
             )
-        self._save(None, bookmark=step.close_at)
+        self._save(None, bookmark=window.bookmark)
         self.write_state()
 
-    def _next_page(self, window: Window, cursor: str) -> dict[str, Any]:
+    def _close(self, part: search.Range, step: search.PageStep) -> None:
+        part.done, part.cursor, part.last_id = True, None, None
+        if step.stopped_at is not None:
+            part.stopped_at = step.stopped_at
+            self.logger.warning(
+                "%s: the search repeated a cursor; the window's bookmark stops at %s instead of %s",
+                self.name,
+                iso(step.stopped_at),
+                iso(part.end),
+            )
+
+    def _newest_only(
+        self, records: list[dict[str, Any]], newer: search.Newest
+    ) -> list[dict[str, Any]]:
+        """The records whose newer version no other range has emitted in this run."""
+        kept = []
+        for record in records:
+            if newer.older(record):
+                ahead = self._ahead.pop(str(record["id"]), None)
+                if ahead is not None:
+                    ahead.cancel()
+            else:
+                kept.append(record)
+        return kept
+
+    def _next_page(self, part: search.Range, cursor: str) -> dict[str, Any]:
         """A page after a cursor Intercom gave, with its records' fetches started (those
-        `take_page` will emit: a page after a cursor starts no earlier than the window)."""
-        body = self._search_page(window, cursor)
+        `take_page` will emit: a page after a cursor has no record already emitted)."""
+        body = self._search_page(part, cursor)
         listed = body.get(self.records_key) or []
-        self.prefetch([r for r in listed if (r.get(search.REPLICATION_KEY) or 0) >= window.start])
+        self.prefetch(search.take_page(part, listed, None, seen_cursors=frozenset(), newest=0).emit)
         return body
 
-    def _search_page(self, window: Window, cursor: str | None) -> dict[str, Any]:
-        body = search.search_body(self.query(window), per_page=self.page_size, cursor=cursor)
+    def _search_page(self, part: search.Range, cursor: str | None) -> dict[str, Any]:
+        body = search.search_body(self.query(part), per_page=self.page_size, cursor=cursor)
         return self.post(self.search_path, body)
 
-    def _first_page(self, window: Window, *, saved_cursor: bool) -> dict[str, Any]:
-        """The window's first page: from its start, or from a cursor saved by an earlier run."""
+    def _first_page(self, part: search.Range) -> dict[str, Any]:
+        """A range's first page in this run: from its start, or from a cursor saved by an
+        earlier run."""
+        saved_cursor = part.cursor is not None
         try:
-            return self._search_page(window, window.cursor)
+            return self._search_page(part, part.cursor)
         except IntercomError as exc:
             # Only a saved cursor is given up: one Intercom has just given (a later page) is
             # not restarted, as the restarted pass would meet it again, stop on it as repeated
@@ -262,10 +368,26 @@ class SearchStream(OwnStateStream):
             # cursor, and may restart from there.
             if not saved_cursor or exc.status != 400:
                 raise
-        # A stored cursor Intercom no longer accepts: read the window again from its start.
+        # A stored cursor Intercom no longer accepts: read the range again from its start.
         self.logger.warning("%s: the saved cursor was refused; restarting the window", self.name)
-        window.cursor, window.last_id = None, None
-        return self._search_page(window, None)
+        part.cursor, part.last_id = None, None
+        return self._search_page(part, None)
+
+
+def _between(low: int, high: int, count: int = SPLIT_SAMPLES) -> list[int]:
+    """`count` evenly spaced points strictly inside (low, high)."""
+    step = (high - low) / (count + 1)
+    return sorted({int(low + step * n) for n in range(1, count + 1)} - {low, high})
+
+
+@dataclass
+class _RangeRead:
+    """What the loop knows of one range in this run, beside its state."""
+
+    seen_cursors: set[str] = field(default_factory=set)
+    newest: int = 0
+    skipped_old: int = 0
+    counted: bool = False
 
 
 class HydratedSearchStream(SearchStream):
