@@ -42,7 +42,8 @@ from tap_intercom.stream_types import STREAM_TYPES
 from tap_intercom.streams.base import IntercomStream
 from tap_intercom.streams.reconcile_runs import ReconcileRunsStream
 
-#: Threads of the page pool (see TapIntercom.page_pool): a contacts page holds about ten lists.
+#: Threads of the page pool per range of a search read at once (see TapIntercom.page_pool): a
+#: contacts page holds about ten lists.
 PAGE_POOL_WORKERS = 8
 
 
@@ -181,9 +182,11 @@ class TapIntercom(SdkTap):
         """The threads for requests a stream's next page waits on (contacts' full tags and
         companies lists). They are not bulk: their requests go with the streams' own, before
         the hydration backlog, in the same budget (a contacts page whose lists queued behind
-        conversations' hydrations took three times as long). A `hydration_workers` number caps
-        them too."""
-        workers = min(PAGE_POOL_WORKERS, self.settings.hydration_workers or PAGE_POOL_WORKERS)
+        conversations' hydrations took three times as long). Each range of a search read at
+        once (`search_ranges`) has its page's lists in flight. A `hydration_workers` number
+        caps them too."""
+        wanted = PAGE_POOL_WORKERS * self.settings.search_ranges
+        workers = min(wanted, self.settings.hydration_workers or wanted)
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page")
 
     @override  # type: ignore[misc]  # final in the SDK

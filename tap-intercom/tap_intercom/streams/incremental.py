@@ -10,9 +10,11 @@ on purpose, so the SDK's own bookmark logic (which would reject them as unsorted
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 #: A window is split only when each range would have at least this many pages to read.
 MIN_RANGE_PAGES = 20
+#: Pages of one range arrived and waiting to be written, at most (each has the next on its way).
+READY_PAGES = 2
 #: Counts asked for to place the ranges' bounds (at once, one request each): over the whole
 #: window, then inside each span where a bound falls.
 SPLIT_SAMPLES = 8
@@ -55,6 +59,8 @@ class SearchStream(OwnStateStream):
         super().__init__(*args, **kwargs)
         #: Requests started for the next page while this one is written, by record id.
         self._ahead: dict[str, Future[Any]] = {}
+        #: The search counts of the window's ranges read so far (progress lines).
+        self._totals: list[int] = []
 
     def workers(self) -> ThreadPoolExecutor:
         """The tap's hydration threads, shared with the other search streams."""
@@ -189,7 +195,12 @@ class SearchStream(OwnStateStream):
         if total < parts * MIN_RANGE_PAGES * self.page_size:
             return whole
         oldest = max(int(listed[0].get(search.REPLICATION_KEY) or 0), window.start)
-        samples = [(oldest, total), *self._counts(window, _between(oldest, window.end))]
+        # Nothing is past the window's end: the last span is bracketed too.
+        samples = [
+            (oldest, total),
+            *self._counts(window, _between(oldest, window.end)),
+            (window.end, 0),
+        ]
         finer = [
             at
             for lo, hi in search.brackets(samples, total, parts)
@@ -257,57 +268,60 @@ class SearchStream(OwnStateStream):
     ) -> Iterator[dict[str, Any]]:
         """The window's open ranges at once: whichever range's page comes first is written
         first, each range's records in its own order, its cursor saved after its own pages.
-        `first` is the first page of a window of one range, already read."""
+        `first` is the first page of a window of one range, already read.
+
+        Each range's pages are asked for by a thread of its own (`_page_chain`), the next one
+        as soon as a page arrives, while pages are written here: a range holds at most
+        READY_PAGES pages waiting to be written and one on its way.
+        """
         newer = (
             search.Newest(window.end - search.CHANGED_MARGIN) if len(window.ranges) > 1 else None
         )
         reads = {id(part): _RangeRead() for part in window.ranges}
-        pending: dict[Future[dict[str, Any]], search.Range] = {}
+        self._totals = []
+        arrivals: queue.SimpleQueue[_Arrival] = queue.SimpleQueue()
+        stop = threading.Event()
+        chains = 0
         for part in window.ranges:
-            if first is not None:
-                future: Future[dict[str, Any]] = Future()
-                future.set_result(first)
-                pending[future] = part
-            elif not part.done:
-                pending[lookahead.submit(self._first_page, part)] = part
-        totals: list[int] = []
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            future = next(f for f in pending if f in finished)  # in range order, when several
-            part = pending.pop(future)
-            read = reads[id(part)]
-            body = future.result()
-            if not read.counted and isinstance(body.get("total_count"), int):
-                read.counted = True
-                totals.append(body["total_count"])
-                if len(totals) == len(reads) or len(reads) == 1:
-                    self.progress.total = sum(totals)
-                    self.logger.info("%s: the search matches %d records", self.name, sum(totals))
-            step = search.take_page(
-                part,
-                body.get(self.records_key) or [],
-                pagination.next_cursor(body),
-                seen_cursors=read.seen_cursors,
-                newest=read.newest,
-            )
-            read.skipped_old += step.skipped_old
-            read.newest = step.newest
-            if step.follow is not None:
-                pending[lookahead.submit(self._next_page, part, step.follow)] = part
-            emit = step.emit if newer is None else self._newest_only(step.emit, newer)
-            for record in self.expand(emit):
-                yield record
-                # Back here, the SDK has written the record: it counts as emitted.
-                part.last_id = str(record.get("id"))
+            if not part.done:
+                read = reads[id(part)]
+                lookahead.submit(self._page_chain, part, read, first, arrivals, stop)
+                chains += 1
+        try:
+            while chains:
+                arrival = arrivals.get()
+                if arrival.error is not None:
+                    raise arrival.error
+                part, body = arrival.part, arrival.body
+                read = reads[id(part)]
+                read.slots.release()
+                self._count(body, read, len(reads))
+                step = search.take_page(
+                    part,
+                    body.get(self.records_key) or [],
+                    pagination.next_cursor(body),
+                    seen_cursors=read.seen_cursors,
+                    newest=read.newest,
+                )
+                read.skipped_old += step.skipped_old
+                read.newest = step.newest
+                emit = step.emit if newer is None else self._newest_only(step.emit, newer)
+                for record in self.expand(emit):
+                    yield record
+                    # Back here, the SDK has written the record: it counts as emitted.
+                    part.last_id = str(record.get("id"))
+                    self._save(window)
+                self.progress.add(len(emit), self.requests)
+                if step.follow is not None:
+                    read.seen_cursors.add(step.follow)
+                    part.cursor, part.last_id = step.follow, None
+                else:
+                    chains -= 1
+                    self._close(part, step, window)
                 self._save(window)
-            self.progress.add(len(emit), self.requests)
-            if step.follow is not None:
-                read.seen_cursors.add(step.follow)
-                part.cursor, part.last_id = step.follow, None
-            else:
-                self._close(part, step)
-            self._save(window)
-            self.write_state()
+                self.write_state()
+        finally:
+            stop.set()
         skipped_old = sum(read.skipped_old for read in reads.values())
         if skipped_old:
             self.logger.info(
@@ -318,8 +332,54 @@ class SearchStream(OwnStateStream):
         self._save(None, bookmark=window.bookmark)
         self.write_state()
 
-    def _close(self, part: search.Range, step: search.PageStep) -> None:
+    def _page_chain(
+        self,
+        part: search.Range,
+        read: _RangeRead,
+        first: dict[str, Any] | None,
+        arrivals: queue.SimpleQueue[_Arrival],
+        stop: threading.Event,
+    ) -> None:
+        """One range's pages, each put on `arrivals` as it arrives, the next asked for at
+        once while fewer than READY_PAGES wait to be written. It ends where `take_page` will
+        end the range: a page without records or cursor, or a cursor met before."""
+        try:
+            body = first if first is not None else self._first_page(part)
+            while True:
+                arrivals.put(_Arrival(part, body))
+                cursor = pagination.next_cursor(body)
+                if not body.get(self.records_key) or cursor is None or cursor in read.asked:
+                    return
+                read.asked.add(cursor)
+                while not read.slots.acquire(timeout=0.5):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                body = self._next_page(part, cursor)
+        except BaseException as exc:  # handed to the stream's thread, raised there
+            arrivals.put(_Arrival(part, {}, exc))
+
+    def _count(self, body: dict[str, Any], read: _RangeRead, ranges: int) -> None:
+        """The search's count for the progress lines, once every range's first page is in."""
+        if read.counted or not isinstance(body.get("total_count"), int):
+            return
+        read.counted = True
+        self._totals.append(body["total_count"])
+        if len(self._totals) == ranges:
+            self.progress.total = sum(self._totals)
+            self.logger.info("%s: the search matches %d records", self.name, self.progress.total)
+
+    def _close(self, part: search.Range, step: search.PageStep, window: Window) -> None:
         part.done, part.cursor, part.last_id = True, None, None
+        if len(window.ranges) > 1:
+            self.logger.info(
+                "%s: the range from %s is read (%d of %d ranges)",
+                self.name,
+                iso(part.start),
+                sum(r.done for r in window.ranges),
+                len(window.ranges),
+            )
         if step.stopped_at is not None:
             part.stopped_at = step.stopped_at
             self.logger.warning(
@@ -381,10 +441,23 @@ def _between(low: int, high: int, count: int = SPLIT_SAMPLES) -> list[int]:
 
 
 @dataclass
+class _Arrival:
+    """A range's page as it arrived, or what stopped its pages."""
+
+    part: search.Range
+    body: dict[str, Any]
+    error: BaseException | None = None
+
+
+@dataclass
 class _RangeRead:
     """What the loop knows of one range in this run, beside its state."""
 
     seen_cursors: set[str] = field(default_factory=set)
+    #: The cursors whose pages were asked for (a page is asked for before the one before it
+    #: is written), and the room for pages waiting to be written.
+    asked: set[str] = field(default_factory=set)
+    slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(READY_PAGES))
     newest: int = 0
     skipped_old: int = 0
     counted: bool = False
