@@ -23,7 +23,7 @@ DEFAULT_DRAIN_INTERVAL_SECONDS = 1.0
 DEFAULT_SYNC_INTERVAL_SECONDS = 3600
 
 AUTO = "auto"
-# Ranges of a long search window read at once (see search.split).
+# Ranges of a long search window read at once (see search.split_points).
 DEFAULT_SEARCH_RANGES = 4
 MAX_SEARCH_RANGES = 8
 MAX_HYDRATION_WORKERS = 32
@@ -111,10 +111,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_SEARCH_RANGES,
         title="Search ranges",
         description=(
-            "A long search window (a first sync) is read as up to this many ranges of "
-            "updated_at at once, each with its own cursor in the state, inside the one rate "
-            "budget: contacts in ranges of at least 30 days, conversations and tickets of at "
-            f"least 7. 1 to {MAX_SEARCH_RANGES}; 1 reads every window in one pass."
+            "A long contact search window (a first sync) is read as up to this many ranges of "
+            "updated_at at once, each at least 30 days and with its own cursor in the state, "
+            "inside the one rate budget (conversations and tickets are paced by their "
+            f"hydration and read in one pass). 1 to {MAX_SEARCH_RANGES}; 1 reads every window "
+            "in one pass."
         ),
     ),
     th.Property(

@@ -57,7 +57,7 @@ class Settings:
     follow: bool = False
     drain_interval_seconds: float = DEFAULT_DRAIN_INTERVAL_SECONDS
     sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
-    #: Ranges of a long search window read at once (search.split).
+    #: Ranges of a long search window read at once (search.split_points).
     search_ranges: int = DEFAULT_SEARCH_RANGES
 
 

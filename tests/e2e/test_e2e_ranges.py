@@ -18,7 +18,7 @@ from tests.emulator import Emulator, WorkspaceSpec
 pytestmark = pytest.mark.e2e
 
 STREAMS = (*INCREMENTAL, "companies")
-# 20 pages of 10 per range at least: 1,200 contacts and 900 conversations are split.
+# 20 pages of 10 per range at least: 1,200 contacts are split (900 conversations would be).
 PAGE = 10
 
 
@@ -51,7 +51,8 @@ def test_a_first_sync_in_ranges_equals_the_truth_each_record_once(
     run = run_tap(tmp_path, config, streams=STREAMS)
     assert run.returncode == 0, run.stderr[-2000:]
     assert _ranges_logged(run.stderr, "contacts") >= 3
-    assert _ranges_logged(run.stderr, "conversations") >= 2
+    # Paced by their hydration: one pass.
+    assert _ranges_logged(run.stderr, "conversations") == 1
     _assert_matches_truth(workspace, [run])
     for stream in ("contacts", "conversations"):
         repeated = [i for i, n in Counter(run.ids(stream)).items() if n > 1]

@@ -52,7 +52,9 @@ class SearchStream(OwnStateStream):
     day_granular: ClassVar[bool] = False
     #: The field of a hydrated record that holds its parts (None: the records have none).
     parts_key: ClassVar[str | None] = None
-    #: The shortest range a long window is split into (see search.split).
+    #: Whether a long window is read in ranges at once (`search_ranges`), and the shortest
+    #: range it is split into (see search.split_points).
+    splits_windows: ClassVar[bool] = True
     min_range_span: ClassVar[int] = 7 * search.DAY
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -185,7 +187,7 @@ class SearchStream(OwnStateStream):
         record, sent at once, the counts past evenly spaced points after it; and
         `FINER_SAMPLES` more inside each span where a split point falls.
         """
-        parts = self.host.settings.search_ranges
+        parts = self.host.settings.search_ranges if self.splits_windows else 1
         if parts < 2 or window.resuming or window.end - window.start < 2 * self.min_range_span:
             return None
         whole = self._first_page(window.ranges[0])
@@ -473,6 +475,9 @@ class HydratedSearchStream(SearchStream):
 
     item_path: ClassVar[str]
     parts_key: ClassVar[str]
+    # One pass: a page's hydrations take far longer than the next search page, so ranges
+    # would only hold more hydrated records in memory (3 pages each) for the same pace.
+    splits_windows = False
     #: The field that links each part to its record (e.g. conversation_id), which is also the
     #: key of the parts stream's context: declared once, here, for both.
     part_parent_key: ClassVar[str]
