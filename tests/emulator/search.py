@@ -312,3 +312,32 @@ def paginate(
         per_page=per_page,
         starting_after=starting_after,
     )
+
+
+def time_slice(
+    query: Any, field: str, numbers: Sequence[float], day_rule: DayRule | None
+) -> tuple[int, int] | None:
+    """The matches of ``query`` as a slice of a view sorted by ``field``, whose values are
+    ``numbers`` (ascending, ``-inf`` where a record has none), when the query only bounds
+    ``field`` with ``>`` and ``<`` (alone or in an AND group); None otherwise. The same records
+    as the query's predicate, found by bisection instead of one test per record."""
+    leaves = query.get("value") if query.get("operator") == "AND" else [query]
+    if not isinstance(leaves, list):
+        return None
+    low, high = bisect_right(numbers, float("-inf")), len(numbers)
+    for leaf in leaves:
+        if not isinstance(leaf, Mapping) or leaf.get("field") != field:
+            return None
+        operator, value = leaf.get("operator"), _number(leaf.get("value"))
+        if value is None or operator not in (">", "<"):
+            return None
+        if day_rule is not None:
+            at = day_rule.next_day_start(value) if operator == ">" else day_rule.day_start(value)
+            index = bisect_left(numbers, at)
+        else:
+            index = bisect_right(numbers, value) if operator == ">" else bisect_left(numbers, value)
+        if operator == ">":
+            low = max(low, index)
+        else:
+            high = min(high, index)
+    return low, max(low, high)

@@ -69,6 +69,7 @@ from tests.emulator.search import (
     paginate,
     per_page_of,
     sort_records,
+    time_slice,
 )
 from tests.emulator.webhooks import WebhookDelivery
 from tests.emulator.workspace import CONTACT_TIMESTAMP_FIELDS, Record, Workspace
@@ -248,6 +249,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self._fault_counts: dict[str, int] = {}
         self._total = 0
         self._search_cache: dict[tuple[str, str, str], tuple[int, Keyed]] = {}
+        self._sorted_views: dict[tuple[str, str], tuple[int, Keyed, list[float]]] = {}
         self._day_rule = DayRule(workspace.day_start, workspace.next_day_start)
         self.routes = self._routes()
         self.webhooks: WebhookDelivery | None = None  # set by Emulator when it delivers
@@ -628,16 +630,45 @@ class EmulatorServer(ThreadingHTTPServer):
             cached = self._search_cache.get(key)
         if stable and cached is not None and cached[0] == version:
             return cached[1]
-        view = workspace.search_view(entity, lag)
-        render = workspace.renderer(entity)
-        rows: list[Any] = view if entity == "contacts" else [_Lazy(c, render) for c in view]
-        keyed = sort_records([r for r in rows if predicate(r)], sort_field)
+        # Filtering the sorted view keeps its order: a new query costs one pass, not a sort;
+        # a query that only bounds the sort field costs a bisection.
+        keyed, numbers = self._sorted_view(entity, sort_field, version, stable)
+        timestamps = CONTACT_TIMESTAMP_FIELDS if entity == "contacts" else SEARCH_TIMESTAMPS
+        rule = self._day_rule if entity == "contacts" else None
+        bounds = time_slice(query, sort_field, numbers, rule) if sort_field in timestamps else None
+        if bounds is not None:
+            keyed = keyed[bounds[0] : bounds[1]]
+        else:
+            keyed = [kr for kr in keyed if predicate(kr[1])]
+
         if stable:
             with self.lock:
                 self._search_cache[key] = (version, keyed)
                 while len(self._search_cache) > SEARCH_CACHE_SIZE:
                     self._search_cache.pop(next(iter(self._search_cache)))
         return keyed
+
+    def _sorted_view(
+        self, entity: str, sort_field: str, version: int, stable: bool
+    ) -> tuple[Keyed, list[float]]:
+        """Every record the search index shows, sorted by `sort_field`, with its values as
+        numbers (-inf: none or not a number), cached like a query's matches (apart from
+        them, so that many queries do not push it out)."""
+        key = (entity, sort_field)
+        with self.lock:
+            cached = self._sorted_views.get(key)
+        if stable and cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        workspace = self.workspace
+        view = workspace.search_view(entity, self.settings.search_lag)
+        render = workspace.renderer(entity)
+        rows: list[Any] = view if entity == "contacts" else [_Lazy(c, render) for c in view]
+        keyed = sort_records(rows, sort_field)
+        numbers = [float(k[1]) if k[0] == 1 else float("-inf") for k, _ in keyed]
+        if stable:
+            with self.lock:
+                self._sorted_views[key] = (version, keyed, numbers)
+        return keyed, numbers
 
     def search_contacts(self, req: Request) -> Record:
         data, pages, total = self._search(req, "contacts")

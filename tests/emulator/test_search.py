@@ -10,9 +10,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.emulator import Emulator, WorkspaceSpec
-from tests.emulator.search import DayRule, SearchError, compile_query, decode_cursor
+from tests.emulator.search import (
+    DayRule,
+    SearchError,
+    compile_query,
+    decode_cursor,
+    sort_records,
+    time_slice,
+)
 
 ANCHOR = 1_790_000_000  # 2026-09-21, Europe/Berlin is UTC+2
 SPEC = WorkspaceSpec(
@@ -347,3 +356,46 @@ def test_repeated_query_sees_changes_made_between_requests(emu: Emulator) -> Non
     assert sorted(search_ids(emu, "conversations", query)) == sorted(changed)
     emu.workspace.delete("conversations", changed[:1])
     assert search_ids(emu, "conversations", query) == changed[1:]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 40 * 86400)), max_size=60),
+    st.lists(
+        st.tuples(st.sampled_from([">", "<"]), st.integers(-86400, 41 * 86400)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.booleans(),
+)
+def test_a_bounds_only_query_is_sliced_as_its_predicate_filters(
+    times: list[int | None], bounds: list[tuple[str, int]], by_day: bool
+) -> None:
+    """The emulator answers a query that only bounds the sort field by bisecting the sorted
+    view: the same records, in the same order, as testing each one."""
+    records = [{"id": str(n), "updated_at": at} for n, at in enumerate(times)]
+    keyed = sort_records(records, "updated_at")
+    numbers = [float(k[1]) if k[0] == 1 else float("-inf") for k, _ in keyed]
+    leaves = [{"field": "updated_at", "operator": op, "value": v} for op, v in bounds]
+    query = leaves[0] if len(leaves) == 1 else {"operator": "AND", "value": leaves}
+    rule = DayRule(lambda t: int(t) - int(t) % 86400, lambda t: int(t) - int(t) % 86400 + 86400)
+    day_rule = rule if by_day else None
+    predicate = compile_query(query, timestamp_fields=frozenset({"updated_at"}), day_rule=day_rule)
+    span = time_slice(query, "updated_at", numbers, day_rule)
+    assert span is not None
+    assert keyed[span[0] : span[1]] == [kr for kr in keyed if predicate(kr[1])]
+
+
+def test_a_query_on_anything_else_is_not_sliced() -> None:
+    numbers = [1.0, 2.0]
+    assert (
+        time_slice({"field": "email", "operator": "<", "value": 1}, "updated_at", numbers, None)
+        is None
+    )
+    assert (
+        time_slice(
+            {"field": "updated_at", "operator": "=", "value": 1}, "updated_at", numbers, None
+        )
+        is None
+    )
+    either = {"operator": "OR", "value": [{"field": "updated_at", "operator": ">", "value": 1}]}
+    assert time_slice(either, "updated_at", numbers, None) is None
