@@ -26,6 +26,13 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
 
 
+def ms_text(ms: int) -> str:
+    """A Unix time in milliseconds as the target writes `_sdc_received_at` (ISO 8601, UTC)."""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
+        timespec="milliseconds"
+    )
+
+
 # ACTIVATE_VERSIONs from here on read as Unix times in ms (2001-09-09 on); smaller ones
 # (singer-sdk's seconds, counters) say nothing about when their pass started.
 MS_VERSION_FROM = 10**12
@@ -36,8 +43,7 @@ def version_time(version: int) -> str | None:
     `_sdc_received_at` (ms); None when the version is not a time in ms."""
     if version < MS_VERSION_FROM:
         return None
-    moment = datetime.datetime.fromtimestamp(version / 1000, datetime.UTC)
-    return moment.isoformat(timespec="milliseconds")
+    return ms_text(version)
 
 
 def canonical_sha(record: t.Any) -> bytes:

@@ -85,8 +85,9 @@ def _upgrade(conn: Connection) -> None:
 
     Format 0 -> 1: the catalog gets its `format` column. Format 1 -> 2: `_archive_raw` gets its
     `codec` column, whose default names every older row's codec (zlib) without rewriting one.
-    Format 2 -> 3: `_archive_dictionaries` (sql.META_DDL creates it on every open); no row
-    changes.
+    Format 2 -> 3: `_archive_dictionaries`; format 3 -> 4: `_archive_layouts` (sql.META_DDL
+    creates both on every open); no row changes. Rows written before `_archive_layouts` have no
+    recorded layout, so their next version is written in full once.
     """
     if _user_version(conn) >= sql.FORMAT:
         return  # checked without a lock first: opening never waits for a writer needlessly

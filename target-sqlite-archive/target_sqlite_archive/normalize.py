@@ -56,6 +56,11 @@ DELETED_AT = "_sdc_deleted_at"
 MERGED_INTO = "_sdc_merged_into_id"
 TOMBSTONE_FIELDS = frozenset({DELETED_AT, MERGED_INTO})
 
+#: The version of how a record becomes rows for a given plan: raise it when the same record and
+#: schema would give other rows (a change to flattening, ids or search text), so that rows an
+#: earlier target wrote are written again rather than kept as unchanged (store.py).
+LAYOUT_VERSION = 1
+
 EMPTY: dict[str, t.Any] = {}
 _TAG = re.compile(r"<[^>]*>")
 # Values sqlite3 binds natively; anything else is coerced (only possible with validation off).

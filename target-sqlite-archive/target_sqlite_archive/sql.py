@@ -22,6 +22,7 @@ RAW = "_archive_raw"
 STATE = "_archive_state"
 LINKS = "_archive_links"
 DICTIONARIES = "_archive_dictionaries"
+LAYOUTS = "_archive_layouts"
 
 ROOT_META = (
     "_sdc_id",
@@ -45,8 +46,10 @@ _CHILD_META_DDL = (
 #: every child table created); 1 has keys, links, tombstone columns, tables created with their
 #: first row, and full-text indexes; 2 names each raw version's codec (`_archive_raw.codec`:
 #: zstd rows beside the older zlib ones); 3 keeps the streams' zstd dictionaries
-#: (`_archive_dictionaries`, for rows whose codec is 'zstd-dict').
-FORMAT = 3
+#: (`_archive_dictionaries`, for rows whose codec is 'zstd-dict'); 4 records which layout each
+#: root table's rows were written with, and since when (`_archive_layouts`: a version equal to
+#: the stored one then only touches the row's bookkeeping).
+FORMAT = 4
 #: The data tables' layout, per table in `_archive_tables.format`: the archive format that last
 #: changed it (formats 2 and 3 changed only archive-wide tables, so format-1 tables are not
 #: rebuilt).
@@ -110,6 +113,11 @@ CREATE TABLE IF NOT EXISTS {DICTIONARIES} (
     created_at TEXT NOT NULL,
     dictionary BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS {LAYOUTS} (
+    table_name TEXT PRIMARY KEY,
+    layout TEXT NOT NULL,
+    since TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {STATE} (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     state TEXT NOT NULL,
@@ -138,6 +146,11 @@ SELECT_DICTIONARIES = (
     f"SELECT dict_id, stream, dictionary FROM {DICTIONARIES} ORDER BY created_at, dict_id"
 )
 LAST_DICTIONARY_ID = f"SELECT max(dict_id) FROM {DICTIONARIES}"
+SELECT_LAYOUT = f"SELECT layout, since FROM {LAYOUTS} WHERE table_name = ?"
+SAVE_LAYOUT = (
+    f"INSERT INTO {LAYOUTS} (table_name, layout, since) VALUES (?, ?, ?) "
+    "ON CONFLICT (table_name) DO UPDATE SET layout = excluded.layout, since = excluded.since"
+)
 # Format 0 -> 1: the first release's tables are format 0 (the column's default).
 ADD_TABLE_FORMAT = f"ALTER TABLE {TABLES} ADD COLUMN format INTEGER NOT NULL DEFAULT 0"
 # Format 1 -> 2: archives before the codec column hold zlib rows only: the default names them.
@@ -365,9 +378,24 @@ def delete_descendants(table: str) -> str:
     return f"DELETE FROM {quote(table)} WHERE _sdc_root_id = ?"
 
 
-def stored_shas(table: str, n: int) -> str:
-    """The raw hash of each of `n` `_sdc_id`s that has a row."""
-    return f"SELECT _sdc_id, _sdc_raw_sha FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+def stored_rows(table: str, n: int) -> str:
+    """(since, *`n` `_sdc_id`s) -> (_sdc_id, raw hash, current) of each that has a row; current:
+    not marked deleted, and written at or after `since` (with the table's present layout)."""
+    return (
+        "SELECT _sdc_id, _sdc_raw_sha, _sdc_deleted_at IS NULL AND _sdc_received_at >= ? "
+        f"FROM {quote(table)} WHERE _sdc_id IN ({_placeholders(n)})"
+    )
+
+
+def latest_received(table: str) -> str:
+    return f"SELECT max(_sdc_received_at) FROM {quote(table)}"
+
+
+def touch_root(table: str) -> str:
+    """(received_at, version, _sdc_id): a row received again unchanged: its bookkeeping only."""
+    return (
+        f"UPDATE {quote(table)} SET _sdc_received_at = ?, _sdc_table_version = ? WHERE _sdc_id = ?"
+    )
 
 
 def mark_deleted(table: str) -> str:

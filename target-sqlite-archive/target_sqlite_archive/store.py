@@ -6,13 +6,16 @@ rows. All writes of a commit happen inside `transaction()`.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
+import time
 import typing as t
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
-from target_sqlite_archive.batch import utc_now, version_time
+from target_sqlite_archive.batch import ms_text, utc_now, version_time
 from target_sqlite_archive.codec import FIRST_DICTIONARY_ID, ZSTD, RawCompressor, worth_training
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -33,6 +36,7 @@ if t.TYPE_CHECKING:
 
 # Keys per IN (...) lookup: far below SQLite's variable limit.
 _LOOKUP_CHUNK = 500
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 # Up to this rowid SQLite gives a new row the largest rowid plus one.
 _LAST_SEQUENTIAL_ROWID = 2**63 - 1
 
@@ -58,6 +62,7 @@ class PreparedStream:
     delete_sqls: list[str]  # one per created child table of the stream, old schemas' included
     fts_columns: list[str]  # the root's search columns its `<table>_fts` indexes; [] none
     mark_sqls: list[str]  # the same tables, for a tombstone
+    layout: str  # what the rows of a record depend on besides the record (`layout_of`)
 
 
 class ArchiveStore:
@@ -166,6 +171,7 @@ class ArchiveStore:
             if root.created
             else [],
             mark_sqls=[sql.mark_descendants(i.name) for i in created],
+            layout=layout_of(plan, keys),
         )
         self._prepared[cache_key] = prepared
         return prepared
@@ -193,8 +199,9 @@ class ArchiveStore:
         prepared = self.prepare(stream, plan, keys, rows=bool(entries))
         if not entries:
             return  # the stream's first hand-over in this run: its tables are up to date
-        # The hash of each key's stored version, read before this batch overwrites it.
-        stored = self._stored_shas(prepared.root.name, entries) if keyed else {}
+        # The hash of each key's stored version, read before this batch overwrites it, and
+        # the keys whose row is current (written with this layout, not marked deleted).
+        stored, current = self._stored(prepared, entries) if keyed else ({}, set())
 
         # Only the last version of a key within the batch is written; descendants of rows
         # that existed are replaced (deleted here, inserted below, same transaction).
@@ -208,6 +215,19 @@ class ArchiveStore:
                 latest[e.row_id] = e
                 buried.pop(e.row_id, None)
         tombstones = list(buried.values())
+        # A current row whose record comes again unchanged would be written as it is: only its
+        # bookkeeping moves (when and in which table version it was received). An incremental
+        # run sends many such records: a full-table stream's whole list, every part of a
+        # conversation that changed.
+        touched = [
+            (e.received_at, e.version, i)
+            for i, e in latest.items()
+            if i in current and stored[i] == e.sha
+        ]
+        if touched:
+            self.conn.executemany(sql.touch_root(prepared.root.name), touched)
+            for _received_at, _version, i in touched:
+                del latest[i]
         replaced = [(i,) for i in latest if i in stored]
         if replaced:
             for statement in prepared.delete_sqls:
@@ -384,14 +404,42 @@ class ArchiveStore:
             self.conn.executemany(statement, [_bindable(row) for row in rows])
         self.conn.execute("RELEASE _archive_insert")
 
-    def _stored_shas(self, root: str, entries: Sequence[WriteEntry]) -> dict[str, bytes]:
-        """Raw hash of the stored version of each id that has a row."""
+    def _stored(
+        self, prepared: PreparedStream, entries: Sequence[WriteEntry]
+    ) -> tuple[dict[str, bytes], set[str]]:
+        """The raw hash of the stored version of each id that has a row, and the ids whose row
+        is current: not marked deleted, and written since the table's rows have this layout."""
+        root = prepared.root.name
+        since = self._layout_since(prepared)
         found: dict[str, bytes] = {}
+        current: set[str] = set()
         pending = list({e.row_id for e in entries})
         for start in range(0, len(pending), _LOOKUP_CHUNK):
             chunk = pending[start : start + _LOOKUP_CHUNK]
-            found.update(self.conn.execute(sql.stored_shas(root, len(chunk)), chunk))
-        return found
+            for row_id, sha, is_current in self.conn.execute(
+                sql.stored_rows(root, len(chunk)), (since, *chunk)
+            ):
+                found[row_id] = sha
+                if is_current:
+                    current.add(row_id)
+        return found, current
+
+    def _layout_since(self, prepared: PreparedStream) -> str:
+        """Since when the root table's rows are written with this stream's layout (in the
+        form of `_sdc_received_at`); recorded here, in the batch's transaction, if it is new.
+
+        A new layout starts after the latest row the table holds, so that no row an earlier
+        layout wrote (another schema, another target version, a writer beside this one) counts
+        as current; rows this target receives from then on do.
+        """
+        table = prepared.root.name
+        row = self.conn.execute(sql.SELECT_LAYOUT, (table,)).fetchone()
+        if row is not None and row[0] == prepared.layout:
+            return str(row[1])
+        (latest,) = self.conn.execute(sql.latest_received(table)).fetchone()
+        since = _after(latest)
+        self.conn.execute(sql.SAVE_LAYOUT, (table, prepared.layout, since))
+        return since
 
     def mark_deleted(self, stream: str, version: int) -> int:
         """ACTIVATE_VERSION: rows a newer complete pass did not send are marked, not dropped.
@@ -410,6 +458,36 @@ class ArchiveStore:
 
     def save_state(self, state: t.Any) -> None:
         self.conn.execute(sql.SAVE_STATE, (json.dumps(state), utc_now()))
+
+
+def layout_of(plan: TablePlan, keys: Sequence[str]) -> str:
+    """What the rows of a record depend on besides the record itself: its stream's schema,
+    keys and search paths, the tables' format and how records become rows (a hash)."""
+    described = [
+        normalize.LAYOUT_VERSION,
+        sql.TABLE_FORMAT,
+        plan.schema,
+        [list(path) for path in plan.search],
+        list(keys),
+    ]
+    text = json.dumps(described, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _after(received_at: t.Any) -> str:
+    """The `_sdc_received_at` text one millisecond after a stored one; '' after none (an empty
+    table); now after one that does not read as a time."""
+    if received_at is None:
+        return ""
+    try:
+        moment = datetime.datetime.fromisoformat(str(received_at))
+    except ValueError:
+        return ms_text(time.time_ns() // 1_000_000 + 1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    # Whole milliseconds by timedelta's exact arithmetic (a float timestamp can round down).
+    ms = (moment - _EPOCH) // datetime.timedelta(milliseconds=1)
+    return ms_text(ms + 1)
 
 
 def _key_value(row_id: str, keys: Sequence[str], key: str) -> t.Any:

@@ -8,7 +8,6 @@ private message hooks are overridden in one section below, with why.
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import gc
 import os
@@ -24,6 +23,7 @@ from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_sqlite_archive.batch import ms_text
 from target_sqlite_archive.batcher import Batcher
 from target_sqlite_archive.encryption import ARCHIVE_ERRORS
 from target_sqlite_archive.messages import RawRecordReader
@@ -174,9 +174,7 @@ class TargetSqliteArchive(Target):
         ms = int(time.time() * 1000)
         if ms != self._clock_ms:
             self._clock_ms = ms
-            self._clock_text = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
-                timespec="milliseconds"
-            )
+            self._clock_text = ms_text(ms)
         return self._clock_text
 
     # -- public SDK hooks -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import zstandard
 
-from target_sqlite_archive import codec
+from target_sqlite_archive import codec, sql
 from target_sqlite_archive.batch import WriteEntry
 from target_sqlite_archive.codec import decompress
 from target_sqlite_archive.normalize import TablePlan
@@ -106,7 +106,7 @@ def test_opening_an_upgraded_archive_again_changes_nothing(database: Path) -> No
             pass
     columns = [r[1] for r in rows(database, "PRAGMA table_info(_archive_raw)")]
     assert columns.count("codec") == 1
-    assert rows(database, "PRAGMA user_version") == [(3,)]
+    assert rows(database, "PRAGMA user_version") == [(sql.FORMAT,)]
 
 
 TICKET = {

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.target import generate
+from target_sqlite_archive import sql
 from tests.target.harness import lines, opened, record, rows, run
 from tests.target.test_codec import readme_raw_texts
 from tests.target.test_intercom_shapes import a_conversation, schema_message
@@ -45,9 +46,9 @@ def _new_messages() -> list[dict]:
 
 def _assert_upgraded(database: Path, before: dict[str, object]) -> None:
     db = sqlite3.connect(database)
-    # Format 0 -> 3 in one opening: the catalog's format column, the raw codec column and the
-    # dictionaries' table.
-    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    # Format 0 -> 4 in one opening: the catalog's format column, the raw codec column, the
+    # dictionaries' and the layouts' tables.
+    assert db.execute("PRAGMA user_version").fetchone() == (sql.FORMAT,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     primary = {
         t: [
@@ -179,7 +180,7 @@ def test_an_archive_of_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
     run(database, _new_messages())
 
     db = sqlite3.connect(database)
-    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert db.execute("PRAGMA user_version").fetchone() == (sql.FORMAT,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     # The data tables kept their layout (format 1 still: none rebuilt) and their rows.
     assert set(db.execute("SELECT DISTINCT format FROM _archive_tables")) == {(1,)}
@@ -232,7 +233,7 @@ def test_an_archive_of_format_2_gets_its_dictionaries_table_and_reads_back(
     run(database, [schema_message("contacts"), *(record("contacts", c) for c in contacts)])
 
     db = sqlite3.connect(database)
-    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert db.execute("PRAGMA user_version").fetchone() == (sql.FORMAT,)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert db.execute("SELECT stream FROM _archive_dictionaries").fetchall() == [("contacts",)]
     last_old = max(version_id for version_id, _codec, _raw in old_raw)
