@@ -4,13 +4,26 @@ companies scroll, version gating, and the per-parent and deleted-id streams."""
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
 import pytest
 import requests_mock
 
 from tap_intercom import timestamps
 from tap_intercom.streams import companies
-from tests.tap.conftest import API, NOW, NOW_ISO, FakeClock, bookmarked, make_config, paths, run_tap
+from tap_intercom.tap import TapIntercom
+from tests.tap.conftest import (
+    API,
+    NOW,
+    NOW_ISO,
+    FakeClock,
+    bookmarked,
+    catalog_for,
+    make_config,
+    paths,
+    run_tap,
+)
 
 SCOPE_403 = {
     "type": "error.list",
@@ -116,6 +129,37 @@ def test_companies_scroll_passes_the_scroll_param(api: requests_mock.Mocker) -> 
     assert [r["id"] for r in run.records("companies")] == ["a", "b"]
     kinds = [m["type"] for m in run.messages if m.get("stream") == "companies"]
     assert kinds[-1] == "ACTIVATE_VERSION"
+
+
+def test_the_next_scroll_page_is_asked_for_while_this_page_is_written(
+    api: requests_mock.Mocker,
+) -> None:
+    asked: list[str] = []
+    second_asked = threading.Event()
+
+    def second(request: Any, _context: Any) -> dict[str, Any]:
+        asked.append(request.query)
+        second_asked.set()
+        return {"data": [{"id": "c"}], "scroll_param": "s2"}
+
+    api.get(
+        f"{API}/companies/scroll",
+        [
+            {"json": {"data": [{"id": "a"}, {"id": "b"}], "scroll_param": "s1"}},
+            {"json": second},
+            {"json": {"data": [], "scroll_param": "s3"}},
+        ],
+    )
+    tap = TapIntercom(config=make_config(), state={}, catalog=catalog_for("companies"))
+    stream = tap.streams["companies"]
+    assert isinstance(stream, companies.CompaniesStream)
+    records = stream.list_records()
+    assert next(records)["id"] == "a"
+    # The first page's records are not all taken yet, and the second page is on its way.
+    assert second_asked.wait(timeout=5)
+    assert [r["id"] for r in records] == ["b", "c"]
+    # One page ahead at most, in order, each asked for once.
+    assert [r.query for r in api.request_history] == ["", "scroll_param=s1", "scroll_param=s2"]
 
 
 def test_companies_waits_while_another_scroll_is_open(

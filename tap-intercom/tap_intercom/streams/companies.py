@@ -3,13 +3,15 @@
 `POST /companies/list` stops at 10,000 companies and omits companies without contacts, so the
 scroll is used. Only one scroll may be open per app: a second gets `scroll_exists` until the
 first ends or sits idle for a minute, so the stream waits and retries; a scroll that breaks
-(its retries exhausted, or its cursor refused) is started again from the beginning.
+(its retries exhausted, or its cursor refused) is started again from the beginning. The next
+page is fetched while the page before it is written.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from typing_extensions import override
@@ -75,17 +77,23 @@ class CompaniesStream(FullTableStream):
                 raise
 
     def _scroll(self) -> Iterator[list[dict[str, Any]]]:
-        scroll_param: str | None = None
-        while True:
-            body = self._scroll_page(scroll_param)
-            records = body.get("data") or []
-            if not records:
-                return
-            self.progress.add(len(records), self.requests)
-            yield records
-            scroll_param = body.get("scroll_param") or None
-            if scroll_param is None:
-                return
+        """The scroll's pages in order. Each next page is asked for as soon as its
+        scroll_param arrives, while this page's records are written: the pages are a chain
+        (one scroll, one cursor), and writing a page of companies took longer than fetching
+        the next one. At most one page is ahead; one request of the scroll is open at a time."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="companies-scroll") as ahead:
+            body = self._scroll_page(None)
+            while True:
+                records = body.get("data") or []
+                if not records:
+                    return
+                self.progress.add(len(records), self.requests)
+                scroll_param = body.get("scroll_param") or None
+                following = ahead.submit(self._scroll_page, scroll_param) if scroll_param else None
+                yield records
+                if following is None:
+                    return
+                body = following.result()
 
     @override
     def list_records(self) -> Iterator[dict[str, Any]]:
