@@ -89,11 +89,17 @@ def _fresh(folder: Path) -> Path:
 
 
 def run_target(
-    program: str, singer_file: Path, folder: Path, settings: dict[str, t.Any] | None = None
+    program: str,
+    singer_file: Path,
+    folder: Path,
+    settings: dict[str, t.Any] | None = None,
+    *,
+    fresh: bool = True,
 ) -> Run:
     """One run of `program` on `singer_file` into a fresh database under `folder` (ours with
-    `settings` added to its config)."""
-    folder = _fresh(folder)
+    `settings` added to its config); `fresh=False`: into the database the last run left."""
+    if fresh:
+        folder = _fresh(folder)
     database = folder / "out.sqlite"
     if program == "ours":
         config = folder / "config.json"
