@@ -12,6 +12,8 @@ from typing import Any
 
 # The bookmark keys the tap parses as date-times (see search.plan_windows).
 DATE_KEYS = ("replication_key_value", "window_start", "window_end")
+# Those of each range of a window read in ranges (search.Range.from_state).
+RANGE_DATE_KEYS = ("start", "end", "stopped_at")
 RESET_HINT = (
     "remove bookmarks.{stream} from the state to re-sync that stream from start_date "
     "(README: Re-syncing and clearing state)"
@@ -67,14 +69,35 @@ def check_bookmark(stream: str, bookmark: object) -> None:
         msg = f"The state of stream '{stream}' is not an object: {RESET_HINT.format(stream=stream)}"
         raise StateError(msg)
     for key in DATE_KEYS:
-        value = bookmark.get(key)
-        if value is None or value == "" or _is_date_time(value):
-            continue
+        _check_date(stream, key, bookmark.get(key))
+    ranges = bookmark.get("ranges")
+    if ranges is None:
+        return
+    if not isinstance(ranges, list):
         msg = (
-            f"The state of stream '{stream}' has {key}={value!r}, which is not a date-time: "
+            f"The state of stream '{stream}' has ranges={ranges!r}, which is not a list: "
             + RESET_HINT.format(stream=stream)
         )
         raise StateError(msg)
+    for n, part in enumerate(ranges):
+        if not isinstance(part, dict) or any(part.get(k) in (None, "") for k in ("start", "end")):
+            msg = (
+                f"The state of stream '{stream}' has a range (ranges[{n}]) without a start and "
+                "an end: " + RESET_HINT.format(stream=stream)
+            )
+            raise StateError(msg)
+        for key in RANGE_DATE_KEYS:
+            _check_date(stream, f"ranges[{n}].{key}", part.get(key))
+
+
+def _check_date(stream: str, key: str, value: object) -> None:
+    if value is None or value == "" or _is_date_time(value):
+        return
+    msg = (
+        f"The state of stream '{stream}' has {key}={value!r}, which is not a date-time: "
+        + RESET_HINT.format(stream=stream)
+    )
+    raise StateError(msg)
 
 
 def _is_date_time(value: object) -> bool:

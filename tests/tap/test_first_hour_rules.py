@@ -43,6 +43,33 @@ def test_the_start_state() -> None:
         state.start_state({"bookmarks": {"contacts": {"window_end": "soon"}}}, ["contacts"])
 
 
+RANGE = {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z", "cursor": "c1"}
+
+
+@pytest.mark.parametrize(
+    ("ranges", "named"),
+    [
+        ("all of them", "ranges='all of them', which is not a list"),
+        ([RANGE, "second"], r"a range \(ranges\[1\]\) without a start and an end"),
+        ([{**RANGE, "end": None}], r"a range \(ranges\[0\]\) without a start and an end"),
+        ([{**RANGE, "start": "yesterday"}], "ranges\\[0\\].start='yesterday'"),
+        ([RANGE, {**RANGE, "stopped_at": "later"}], "ranges\\[1\\].stopped_at='later'"),
+    ],
+)
+def test_a_saved_range_that_cannot_be_resumed_is_named(ranges: object, named: str) -> None:
+    bookmark = {"window_start": RANGE["start"], "window_end": RANGE["end"], "ranges": ranges}
+    with pytest.raises(state.StateError, match=named) as caught:
+        state.start_state({"bookmarks": {"contacts": bookmark}}, ["contacts"])
+    assert "remove bookmarks.contacts from the state" in str(caught.value)
+
+
+def test_saved_ranges_that_can_be_resumed_pass() -> None:
+    bookmark = {"ranges": [RANGE, {**RANGE, "done": True, "stopped_at": RANGE["end"]}]}
+    start = state.start_state({"bookmarks": {"contacts": bookmark}}, ["contacts"])
+    assert start.state["bookmarks"]["contacts"] == bookmark
+    assert state.start_state({"bookmarks": {"contacts": {"ranges": None}}}, ["contacts"])
+
+
 def test_every_stream_has_a_probe_and_none_opens_the_companies_scroll() -> None:
     probes = {str(vars(t).get("name", t.__name__)): probe.probe_for(t) for t in STREAM_TYPES}
     assert probes["companies"].path == "/companies"
