@@ -51,7 +51,7 @@ _CHILD_META_DDL = (
 #: the stored one then only touches the row's bookkeeping).
 FORMAT = 4
 #: The data tables' layout, per table in `_archive_tables.format`: the archive format that last
-#: changed it (formats 2 and 3 changed only archive-wide tables, so format-1 tables are not
+#: changed it (formats 2 to 4 changed only archive-wide tables, so format-1 tables are not
 #: rebuilt).
 TABLE_FORMAT = 1
 #: Column kind of a child table's copy of one of its root's key properties.
