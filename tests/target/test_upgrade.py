@@ -252,3 +252,62 @@ def test_an_archive_of_format_2_gets_its_dictionaries_table_and_reads_back(
     texts = readme_raw_texts(database, "contacts")
     assert texts == [text for _at, text in after["raw"]["contacts"]]  # type: ignore[index]
     assert [json.loads(t)["id"] for t in texts[-200:]] == [c["id"] for c in contacts]
+
+
+FORMAT3 = FIXTURE.with_name("format3.sqlite")
+
+
+def _received_again(database: Path) -> list[dict]:
+    """Each live row's latest raw version, as a tap would send the record again."""
+    messages: list[dict] = [schema_message(s) for s in STREAMS]
+    with opened(database) as store:
+        for stream in STREAMS:
+            live = store.conn.execute(
+                f'SELECT _sdc_id FROM "{stream}" WHERE _sdc_deleted_at IS NULL'  # noqa: S608
+            )
+            for (key,) in live.fetchall():
+                _at, text = store.raw_versions(stream, key)[-1]
+                messages.append(record(stream, json.loads(text)))
+    return messages
+
+
+def test_an_archive_of_format_3_gets_its_layouts_and_rewrites_old_rows_once(
+    tmp_path: Path,
+) -> None:
+    """Format 3 (written by dd9bc8b, without `_archive_layouts`): opening it adds the table
+    and no row changes; records sent again unchanged are written in full once (their rows
+    have no recorded layout), and from then on only their bookkeeping moves."""
+    database = tmp_path / "archive.sqlite"
+    shutil.copy(FORMAT3, database)
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert "_archive_layouts" not in {n for (n,) in db.execute("SELECT name FROM sqlite_master")}
+    db.executescript(
+        """
+        CREATE TABLE rewrites (what TEXT);
+        CREATE TRIGGER part_rewritten AFTER UPDATE OF body ON conversation_parts
+        BEGIN INSERT INTO rewrites VALUES ('part'); END;
+        """
+    )
+    db.commit()
+    db.close()
+    before = _snapshot(database)
+    again = _received_again(database)
+    parts = sum(1 for m in again if m["type"] == "RECORD" and m["stream"] == "conversation_parts")
+    assert parts > 0
+
+    run(database, again)
+    db = sqlite3.connect(database)
+    assert db.execute("PRAGMA user_version").fetchone() == (sql.FORMAT,)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    layouts = {t for (t,) in db.execute("SELECT table_name FROM _archive_layouts")}
+    assert set(STREAMS) <= layouts
+    db.close()
+    assert rows(database, "SELECT count(*) FROM rewrites") == [(parts,)]
+    after = _snapshot(database)
+    assert after["records"] == before["records"]
+    assert after["raw"] == before["raw"]  # the same versions: none stored again
+
+    run(database, again)
+    assert rows(database, "SELECT count(*) FROM rewrites") == [(parts,)]  # current now
+    assert _snapshot(database)["raw"] == before["raw"]
