@@ -7,7 +7,6 @@ rows. All writes of a commit happen inside `transaction()`.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import time
 import typing as t
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
-from target_sqlite_archive.batch import ms_text, utc_now, version_time
+from target_sqlite_archive.batch import canonical_sha, ms_text, utc_now, version_time
 from target_sqlite_archive.codec import FIRST_DICTIONARY_ID, ZSTD, RawCompressor, worth_training
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -201,7 +200,11 @@ class ArchiveStore:
             return  # the stream's first hand-over in this run: its tables are up to date
         # The hash of each key's stored version, read before this batch overwrites it, and
         # the keys whose row is current (written with this layout, not marked deleted).
-        stored, current = self._stored(prepared, entries) if keyed else ({}, set())
+        if keyed:
+            since = self._layout_since(prepared)
+            stored, current = self._stored(prepared.root.name, entries, since)
+        else:
+            stored, current = {}, set()
 
         # Only the last version of a key within the batch is written; descendants of rows
         # that existed are replaced (deleted here, inserted below, same transaction).
@@ -405,12 +408,10 @@ class ArchiveStore:
         self.conn.execute("RELEASE _archive_insert")
 
     def _stored(
-        self, prepared: PreparedStream, entries: Sequence[WriteEntry]
+        self, root: str, entries: Sequence[WriteEntry], since: str
     ) -> tuple[dict[str, bytes], set[str]]:
         """The raw hash of the stored version of each id that has a row, and the ids whose row
-        is current: not marked deleted, and written since the table's rows have this layout."""
-        root = prepared.root.name
-        since = self._layout_since(prepared)
+        is current: not marked deleted, and written at or after `since` (`_layout_since`)."""
         found: dict[str, bytes] = {}
         current: set[str] = set()
         pending = list({e.row_id for e in entries})
@@ -470,8 +471,7 @@ def layout_of(plan: TablePlan, keys: Sequence[str]) -> str:
         [list(path) for path in plan.search],
         list(keys),
     ]
-    text = json.dumps(described, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return canonical_sha(described).hex()
 
 
 def _after(received_at: t.Any) -> str:
