@@ -4,6 +4,8 @@ with two jobs in flight to a writer that cannot commit them."""
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import os
 import re
@@ -11,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import termios
 import threading
 import time
 import typing as t
@@ -119,7 +122,7 @@ def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> 
     # The input stays open: only the signal ends the run. The first state says the target
     # is reading; the 30 records after it are pending when the signal comes.
     assert json.loads(process.stdout.readline()) == {"s": 49}
-    time.sleep(1)
+    _wait_for(lambda: _read_everything(process), "the target to read every line sent")
     process.send_signal(signal.SIGTERM)
     out, _err = process.communicate(timeout=30)
     assert process.returncode == 0
@@ -149,6 +152,25 @@ def _wait_for(condition: t.Callable[[], bool], what: str, timeout: float = 60.0)
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def _read_everything(process: subprocess.Popen[str], steady: float = 0.2) -> bool:
+    """Whether the target has taken every byte sent and handled the lines: its input pipe is
+    empty, and its main thread waits in a pipe read (the next line) all through `steady`
+    seconds. Where the kernel hides the wait channel, the empty pipe alone, held for 1 s."""
+    assert process.stdin is not None
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    deadline = time.monotonic() + steady
+    while time.monotonic() < deadline:
+        unread = array.array("i", [0])
+        fcntl.ioctl(process.stdin.fileno(), termios.FIONREAD, unread)
+        channel = wchan.read_text() if wchan.exists() else "0"
+        if unread[0] or (channel != "0" and "pipe" not in channel):
+            return False
+        if channel == "0":
+            deadline = max(deadline, time.monotonic() + 1.0 - steady)
+        time.sleep(0.02)
+    return True
 
 
 def _uncommitted_jobs(log: Path) -> int:
