@@ -11,6 +11,9 @@ It also spreads the window evenly: once it knows the limit and the latency of th
 keeps about rate x latency requests in flight (Little's law: about 26 at 150 ms and 10 at 50 ms
 for Intercom's 1,667 per 10 s), however many threads ask, so every stream and worker of the
 tap shares one steady flow instead of spending a window in a burst and idling until its reset.
+The windows are fixed, though, and what one leaves unused is lost: when the rest of a window
+allows more than that steady rate (a run that starts in its middle, or fell behind), the flow
+widens to spread the window's remaining calls over its remaining time.
 
 A stream's own requests (its next page) go before the hydration pool's: a stream's pages are a
 chain, one after the other, and a page queued behind the pool's backlog holds back every record
@@ -39,6 +42,9 @@ MAX_IN_FLIGHT = 64
 # Answers the latency estimate is the median of: a few slow ones (a connection set up, a busy
 # moment) do not open the flow wide.
 LATENCY_SAMPLES = 32
+# The shortest rest of a window the flow spreads its calls over (the flow is capped at
+# MAX_IN_FLIGHT anyway; this only keeps the division finite at the reset).
+MIN_SECONDS_LEFT = 0.1
 
 _thread = threading.local()
 
@@ -49,15 +55,31 @@ def bulk_thread() -> None:
     _thread.bulk = True
 
 
-def in_flight_for(limit: int, headroom: float, latency: float) -> int:
+def in_flight_for(
+    limit: int,
+    headroom: float,
+    latency: float,
+    *,
+    calls_left: int | None = None,
+    seconds_left: float = WINDOW_SECONDS,
+) -> int:
     """Requests to keep in flight to spend (1 - headroom) of `limit` per window at `latency`.
 
     rate x latency requests are in flight at a steady rate (Little's law); two more cover the
     time between an answer and the next request (the answer parsed, the next one built, under
     one GIL with every stream's records being written: with one more, the large workspace's
     windows held 82-92 % of the limit; with two, 87-97 % and the run 5 % shorter, 0 x 429).
+
+    With `calls_left` (the window's calls beyond the reserve and those in flight) and
+    `seconds_left` (until the window resets), the rate is the higher of that steady one and
+    the rest of the window spread over the rest of its time. A run that starts in the middle
+    of a window, or fell behind in it, spends what the window still allows instead of leaving
+    it unused: the windows are fixed, so what one leaves is lost, and the count already gates
+    each request.
     """
     rate = limit * (1 - headroom) / WINDOW_SECONDS
+    if calls_left is not None and calls_left > 0:
+        rate = max(rate, calls_left / max(seconds_left, MIN_SECONDS_LEFT))
     return min(max(math.ceil(rate * latency) + 2, 1), MAX_IN_FLIGHT)
 
 
@@ -111,7 +133,21 @@ class RateBudget:
         """How many requests may be in flight now (None: no cap beyond the window's count)."""
         if self._limit is None or self._latency is None:
             return None
-        return in_flight_for(self._limit, self._headroom, self._latency)
+        calls_left = None
+        seconds_left = WINDOW_SECONDS
+        if self._remaining is not None:
+            calls_left = self._remaining - self._uncounted - self._in_flight - self._reserve()
+            # The window's end in our clock (X-RateLimit-Reset is the server's); a window
+            # assumed fresh ends one window after the announced reset.
+            window_end = self._reset_at + (WINDOW_SECONDS if self._assumed_fresh else 0.0)
+            seconds_left = window_end - self._skew - self._clock()
+        return in_flight_for(
+            self._limit,
+            self._headroom,
+            self._latency,
+            calls_left=calls_left,
+            seconds_left=seconds_left,
+        )
 
     def _reserve(self) -> int:
         return int(self._limit * self._headroom) if self._limit else 0

@@ -352,6 +352,61 @@ def test_once_the_latency_is_known_at_most_the_flow_is_in_flight() -> None:
     assert budget.most_in_flight == 10
 
 
+@pytest.mark.parametrize(
+    ("calls_left", "seconds_left", "expected"),
+    [
+        (1500, 10.0, 10),  # a whole window ahead: the steady flow
+        (1500, 2.0, 40),  # 750 a second for the 2 s left: ceil(37.5) + 2
+        (100, 2.0, 10),  # the rest of the window allows less than the steady flow: steady
+        (0, 2.0, 10),  # nothing left: the count gates, the flow stays steady
+        (1500, 0.0, MAX_IN_FLIGHT),  # at the reset: capped
+    ],
+)
+def test_the_flow_widens_to_spend_the_rest_of_a_window(
+    calls_left: int, seconds_left: float, expected: int
+) -> None:
+    assert (
+        in_flight_for(1667, 0.05, 0.050, calls_left=calls_left, seconds_left=seconds_left)
+        == expected
+    )
+
+
+def test_a_run_that_starts_late_in_a_window_spends_its_rest() -> None:
+    # The first answer comes 2 s before the reset with 1,600 calls left: the reserve (83) and
+    # the request in flight aside, 1,516 over 2 s is 758 a second, 38 at 50 ms, plus two.
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    budget.acquire()
+    budget.release(rate_headers(remaining=1601, reset=NOW + 2, limit=1667), elapsed=0.05)
+    assert budget.in_flight_limit() == 40
+    # A window assumed fresh after the reset ends one window after it: about the steady flow
+    # again (1,583 calls in the 9.75 s after the margin, 162 a second: ceil(8.1) + 2).
+    clock.now = NOW + 2 + RESET_MARGIN_SECONDS
+    budget.acquire()
+    assert budget.in_flight_limit() == 11
+
+
+def test_the_widened_flow_never_sends_beyond_the_window() -> None:
+    clock = StrictClock()
+    budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
+    budget.acquire()
+    budget.release(rate_headers(remaining=300, reset=NOW + 1, limit=1667), elapsed=0.05)
+    clock.now = NOW + 0.9
+    # 217 calls beyond the reserve (83) in the last 0.1 s: the flow is as wide as it goes...
+    assert budget.in_flight_limit() == MAX_IN_FLIGHT
+    # ...and the window's count still stops the sends at 217, answer after answer.
+    clock.allow_sleep = False
+    sent = 0
+    with pytest.raises(Blocked):
+        while True:
+            budget.acquire()
+            sent += 1
+            budget.release(
+                rate_headers(remaining=300 - sent, reset=NOW + 1, limit=1667), elapsed=0.05
+            )
+    assert sent == 300 - 83
+
+
 def test_the_latency_is_the_median_of_the_latest_answers() -> None:
     clock = StrictClock()
     budget = RateBudget(0.05, clock=clock.time, sleep=clock.sleep)
