@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from target_sqlite_archive.codec import ZSTD_DICT
+
 if t.TYPE_CHECKING:
+    from target_sqlite_archive.codec import RawCompressor
     from target_sqlite_archive.encryption import Key
     from target_sqlite_archive.normalize import ChildRows, TablePlan
 
@@ -107,11 +110,11 @@ class Job:
 
 
 class WriteEntry(t.NamedTuple):
-    """An entry as the writer stores it: its raw text compressed."""
+    """An entry as the writer stores it."""
 
     row_id: str
     sha: bytes
-    raw: bytes  # the record's JSON text as received (UTF-8); the writer compresses it
+    raw: bytes  # the record's JSON text, compressed with its batch's `codec` if it has one
     version: int | None
     received_at: str
     values: list[t.Any]
@@ -126,6 +129,9 @@ class WriteBatch:
     plan_id: int  # the plan's id in the target; its schema comes with its first batch
     schema: dict[str, t.Any] | None  # the stream schema, the first time this plan is sent
     keys: tuple[str, ...]
+    # The codec the entries' raw texts are compressed with already (the stream's dictionary,
+    # which the writer reported: codec.ZSTD_DICT); None: as received, the writer compresses.
+    codec: str | None
     entries: list[WriteEntry]
 
 
@@ -136,10 +142,15 @@ class WriteJob:
     state: t.Any
 
 
-def encode(job: Job, known_plans: dict[int, TablePlan]) -> tuple[t.Any, ...]:
-    """A job as plain tuples (each raw text as received: the writer compresses it); a plan's
-    schema is sent the first time (`known_plans` records it, and keeps it referenced so its
-    id is never reused)."""
+def encode(
+    job: Job, known_plans: dict[int, TablePlan], compressor: RawCompressor | None = None
+) -> tuple[t.Any, ...]:
+    """A job as plain tuples; a plan's schema is sent the first time (`known_plans` records
+    it, and keeps it referenced so its id is never reused).
+
+    The raw texts of a stream `compressor` has a dictionary for are compressed here, in the
+    target's process, which waits for the writer's COMMITs anyway; the others go as received
+    and the writer compresses them (and trains a stream's dictionary on them)."""
     batches = []
     for batch in job.batches:
         plan_id = id(batch.plan)
@@ -147,12 +158,13 @@ def encode(job: Job, known_plans: dict[int, TablePlan]) -> tuple[t.Any, ...]:
         if plan_id not in known_plans:
             known_plans[plan_id] = batch.plan
             schema = batch.plan.schema
+        compress = compressor.with_dictionary(batch.stream) if compressor is not None else None
         # In WriteEntry's field order: the writer rebuilds each entry without unpacking it.
         rows = [
             (
                 e.row_id,
                 e.sha,
-                e.raw,
+                e.raw if compress is None else compress(e.raw),
                 e.version,
                 e.received_at,
                 e.values,
@@ -162,7 +174,8 @@ def encode(job: Job, known_plans: dict[int, TablePlan]) -> tuple[t.Any, ...]:
             )
             for e in batch.entries
         ]
-        batches.append((batch.stream, plan_id, schema, batch.keys, rows))
+        codec = None if compress is None else ZSTD_DICT
+        batches.append((batch.stream, plan_id, schema, batch.keys, codec, rows))
     return (batches, job.activate, job.state)
 
 
@@ -172,8 +185,8 @@ def decode(message: tuple[t.Any, ...]) -> WriteJob:
     entry = WriteEntry._make
     return WriteJob(
         batches=[
-            WriteBatch(stream, plan_id, schema, tuple(keys), list(map(entry, rows)))
-            for stream, plan_id, schema, keys, rows in batches
+            WriteBatch(stream, plan_id, schema, tuple(keys), codec, list(map(entry, rows)))
+            for stream, plan_id, schema, keys, codec, rows in batches
         ],
         activate=None if activate is None else (activate[0], activate[1]),
         state=state,

@@ -8,7 +8,9 @@ Each raw row names its codec in `_archive_raw.codec`:
   streams that never get one).
 - 'zlib': archives written before the codec column existed; the column's default ('zlib', set
   when the upgrade adds it) says so for every old row without rewriting one.
-Every frame records its content size, so any zstd decoder (Python 3.14's `compression.zstd`,
+The writer trains and stores a stream's dictionary and reports it to the target after that
+COMMIT; the target then compresses the stream's versions itself (batch.encode), so that the
+writer, which sets the pace, only stores them. Every frame records its content size, so any zstd decoder (Python 3.14's `compression.zstd`,
 the `zstd` command with `-D` for a dictionary) reads it back without being told a size.
 
 Why zstd: on the project's Intercom-shaped records (0.7-1.6 KB of JSON each) zstd level 1
@@ -74,9 +76,10 @@ class RawCompressor:
         self._plain = zstandard.ZstdCompressor(level=level).compress
         self._by_stream: dict[str, Compress] = {}
         for dictionary in dictionaries:
-            self._use(dictionary)
+            self.use(dictionary)
 
-    def _use(self, dictionary: Dictionary) -> None:
+    def use(self, dictionary: Dictionary) -> None:
+        """Compress `dictionary.stream`'s versions with this dictionary from now on."""
         data = zstandard.ZstdCompressionDict(dictionary.data)
         self._by_stream[dictionary.stream] = zstandard.ZstdCompressor(
             level=self._level, dict_data=data
@@ -86,6 +89,10 @@ class RawCompressor:
         """(codec, compress function) of a stream's new rows."""
         compress = self._by_stream.get(stream)
         return (ZSTD, self._plain) if compress is None else (ZSTD_DICT, compress)
+
+    def with_dictionary(self, stream: str) -> Compress | None:
+        """The compress function of a stream's dictionary, if it has one."""
+        return self._by_stream.get(stream)
 
     def train(self, stream: str, texts: t.Sequence[bytes], dict_id: int) -> Dictionary | None:
         """Train `stream`'s dictionary on `texts` (a batch `worth_training`) and use it from
@@ -100,7 +107,7 @@ class RawCompressor:
         except zstandard.ZstdError:
             return None  # samples too alike or too few distinct bytes to learn from
         dictionary = Dictionary(dict_id, stream, trained.as_bytes())
-        self._use(dictionary)
+        self.use(dictionary)
         return dictionary
 
 

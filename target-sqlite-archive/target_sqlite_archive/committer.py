@@ -31,6 +31,7 @@ import typing as t
 from multiprocessing.connection import Connection
 
 from target_sqlite_archive.batch import encode
+from target_sqlite_archive.codec import RawCompressor
 
 if t.TYPE_CHECKING:
     from target_sqlite_archive.batch import Job, StoreSettings
@@ -70,6 +71,10 @@ class Committer:
         self._in_flight: collections.deque[_Sent] = collections.deque()
         # Plans the writer knows, by id; kept referenced so that an id is never reused.
         self._plans: dict[int, TablePlan] = {}
+        # The raw versions of a stream whose dictionary the writer reported are compressed
+        # here (batch.encode): this process waits for the writer's COMMITs, and the writer
+        # sets the pace.
+        self._compressor = RawCompressor(settings.compression_level)
 
     def submit(self, job: Job, *, wait: bool = False) -> None:
         """Send a job once fewer than MAX_IN_FLIGHT are uncommitted (their states emitted).
@@ -82,7 +87,7 @@ class Committer:
         # Encoded before waiting for a free slot: that work overlaps the writer's.
         # marshal, not pickle: the rows hold only built-in types, and it dumps them in half
         # the time; both ends are the same interpreter.
-        message = marshal.dumps(encode(job, self._plans))
+        message = marshal.dumps(encode(job, self._plans, self._compressor))
         while self.in_flight >= MAX_IN_FLIGHT:
             self._collect()
         try:
@@ -185,7 +190,14 @@ class Committer:
         if status == "error":
             self._in_flight.clear()  # the writer stopped at this job: the later ones are lost
             raise detail
-        marked = detail
+        marked, dictionaries = detail
+        for dictionary in dictionaries:
+            self._compressor.use(dictionary)
+            self._logger.info(
+                "Raw versions of '%s' are compressed here from now on, with its dictionary %d",
+                dictionary.stream,
+                dictionary.dict_id,
+            )
         if job.records:
             self._logger.info(
                 "Committed %d records of %d streams in %.3f s",

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from target_sqlite_archive import normalize, sql
 from target_sqlite_archive.batch import canonical_sha, ms_text, utc_now, version_time
-from target_sqlite_archive.codec import FIRST_DICTIONARY_ID, ZSTD, RawCompressor, worth_training
+from target_sqlite_archive.codec import (
+    FIRST_DICTIONARY_ID,
+    ZSTD,
+    Dictionary,
+    RawCompressor,
+    worth_training,
+)
 from target_sqlite_archive.connection import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     open_archive,
@@ -113,7 +119,17 @@ class ArchiveStore:
         self._generation += 1
         self._prepared.clear()
         self.catalog = read_catalog(self.conn)
-        self._compressor = RawCompressor(self._compression_level, read_dictionaries(self.conn))
+        dictionaries = read_dictionaries(self.conn)
+        self._compressor = RawCompressor(self._compression_level, dictionaries)
+        # The dictionaries the target has not been told of (take_dictionaries): after a
+        # rollback, again every one the file holds.
+        self._untold = list({d.stream: d for d in dictionaries}.values())
+
+    def take_dictionaries(self) -> list[Dictionary]:
+        """The newest dictionary of each stream that the target was not given yet (each
+        committed: called after COMMIT), so that it compresses those streams' versions."""
+        untold, self._untold = self._untold, []
+        return untold
 
     def prepare(
         self, stream: str, plan: TablePlan, keys: Sequence[str], *, rows: bool = True
@@ -190,10 +206,16 @@ class ArchiveStore:
         self.conn.execute("COMMIT")
 
     def write_batch(
-        self, stream: str, plan: TablePlan, keys: Sequence[str], entries: Sequence[WriteEntry]
+        self,
+        stream: str,
+        plan: TablePlan,
+        keys: Sequence[str],
+        entries: Sequence[WriteEntry],
+        codec: str | None = None,
     ) -> None:
         """Upsert a batch of one stream's normalized records, their descendants and raw
-        versions; mark the rows of its tombstones deleted."""
+        versions; mark the rows of its tombstones deleted. `codec`: the one the entries' raw
+        texts are compressed with already (None: as received)."""
         keyed = bool(keys)
         prepared = self.prepare(stream, plan, keys, rows=bool(entries))
         if not entries:
@@ -264,11 +286,21 @@ class ArchiveStore:
                 continue
             stored[e.row_id] = e.sha
             kept.append(e)
-        self._write_raw(stream, kept, keyed=keyed)
+        self._write_raw(stream, kept, keyed=keyed, codec=codec)
 
-    def _write_raw(self, stream: str, kept: Sequence[WriteEntry], *, keyed: bool) -> None:
-        """The raw rows of a batch's new versions, compressed with the stream's dictionary;
-        the first batch big enough trains it, stored in the same transaction."""
+    def _write_raw(
+        self, stream: str, kept: Sequence[WriteEntry], *, keyed: bool, codec: str | None
+    ) -> None:
+        """The raw rows of a batch's new versions, compressed with the stream's dictionary
+        (already, with `codec`); the first batch big enough trains it, stored in the same
+        transaction."""
+        if codec is not None:
+            rows = [
+                (stream, e.row_id if keyed else None, e.received_at, e.version, e.sha, e.raw, codec)
+                for e in kept
+            ]
+            self.conn.executemany(sql.INSERT_RAW, rows)
+            return
         codec, compress = self._compressor.for_stream(stream)
         if codec == ZSTD and worth_training(texts := [e.raw for e in kept]):
             # The next id is read inside this write transaction: another writer of the same
@@ -278,6 +310,7 @@ class ArchiveStore:
             trained = self._compressor.train(stream, texts, dict_id)
             if trained is not None:
                 self.conn.execute(sql.INSERT_DICTIONARY, (dict_id, stream, utc_now(), trained.data))
+                self._untold.append(trained)
                 codec, compress = self._compressor.for_stream(stream)
         rows = [
             (

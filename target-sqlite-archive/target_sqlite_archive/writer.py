@@ -2,7 +2,8 @@
 
 Reads messages on stdin: first the StoreSettings (pickled), then one job per message
 (marshalled, see batch.py), each written in one transaction, in the order sent; after each
-COMMIT it replies ("ok", rows marked deleted) on stdout, or ("error", exception) and stops. It
+COMMIT it replies ("ok", (rows marked deleted, dictionaries the target was not given yet)) on
+stdout, or ("error", exception) and stops. It
 ends when stdin closes: when the target finishes, or dies.
 
 A thread reads the pipe while the main thread commits: the target may send a second job
@@ -69,7 +70,9 @@ def main() -> None:
             # Dropped before the next job is unmarshalled: otherwise, while it is, this one's
             # objects (about three times its bytes) are held too.
             del message
-            if not _reply(send, ("ok", marked)):
+            # With the dictionaries trained (or found) in it: the target compresses those
+            # streams' raw versions from now on.
+            if not _reply(send, ("ok", (marked, store.take_dictionaries()))):
                 return
             # Checkpointing after the reply (instead of inside COMMIT, SQLite's default): its
             # file I/O happens while the target prepares the next batch, not while it waits.
@@ -134,7 +137,9 @@ def commit(store: ArchiveStore, plans: dict[int, TablePlan], job: WriteJob) -> i
         for batch in job.batches:
             if batch.schema is not None:
                 plans[batch.plan_id] = store.plan(batch.stream, batch.schema)
-            store.write_batch(batch.stream, plans[batch.plan_id], batch.keys, batch.entries)
+            store.write_batch(
+                batch.stream, plans[batch.plan_id], batch.keys, batch.entries, batch.codec
+            )
         if job.activate is not None:
             marked = store.mark_deleted(*job.activate)
         if job.state is not None:

@@ -14,10 +14,11 @@ import typing as t
 import zlib
 from pathlib import Path
 
+import pytest
 import zstandard
 
-from target_sqlite_archive import codec, sql
-from target_sqlite_archive.batch import WriteEntry
+from target_sqlite_archive import batch, codec, committer, normalize, sql
+from target_sqlite_archive.batch import Job, WriteEntry
 from target_sqlite_archive.codec import decompress
 from target_sqlite_archive.normalize import TablePlan
 from target_sqlite_archive.store import ArchiveStore
@@ -236,3 +237,79 @@ def test_two_writers_of_one_file_never_give_two_dictionaries_one_id(database: Pa
         for stream in ("tickets", "tickets_copy"):
             texts = [json.loads(raw)["id"] for _at, raw in reader.raw_versions(stream)]
             assert texts == list(range(600))
+
+
+def test_the_target_compresses_a_stream_once_the_writer_reported_its_dictionary(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer trains a stream's dictionary and reports it after that COMMIT; the target's
+    later jobs carry that stream's raw versions compressed with it, which the writer stores
+    as they are. Every version reads back, by the reader and by the README's recipe."""
+    sent: list[str | None] = []
+
+    def encode_and_note(job: Job, plans: t.Any, compressor: t.Any = None) -> tuple[t.Any, ...]:
+        message = batch.encode(job, plans, compressor)
+        sent.extend(codec_name for _s, _p, _schema, _k, codec_name, _rows in message[0])
+        return message
+
+    monkeypatch.setattr(committer, "encode", encode_and_note)
+    tickets = _tickets(0, 3_000)
+    messages = [schema("tickets", TICKET), *(record("tickets", r) for r in tickets)]
+    run(database, messages, batch_size_rows=500)
+    # The first jobs go as received (the first trains the dictionary; the second was encoded
+    # before its reply came), the later ones compressed by the target.
+    assert sent[0] is None
+    assert sent[-1] == codec.ZSTD_DICT
+    assert sent.count(codec.ZSTD_DICT) >= 3
+    [(dict_id,)] = rows(database, "SELECT dict_id FROM _archive_dictionaries")
+    raws = rows(database, "SELECT codec, raw FROM _archive_raw ORDER BY version_id")
+    assert {name for name, _raw in raws} == {codec.ZSTD_DICT}
+    assert {zstandard.get_frame_parameters(raw).dict_id for _n, raw in raws} == {dict_id}
+    with opened(database) as store:
+        assert [json.loads(raw) for _at, raw in store.raw_versions("tickets")] == tickets
+    assert [json.loads(x) for x in readme_raw_texts(database, "tickets")] == tickets
+
+
+def test_encode_compresses_only_the_streams_with_a_dictionary() -> None:
+    compressor = codec.RawCompressor(1)
+    texts = [json.dumps(r).encode() for r in _tickets(0, 600)]
+    trained = compressor.train("tickets", texts, codec.FIRST_DICTIONARY_ID)
+    assert trained is not None
+    plan = normalize.build_plan({"type": "object", "properties": TICKET}, ())
+    entry = batch.Entry("[1]", b"s" * 16, texts[1], None, "2026-01-01T00:00:00+00:00", [], {})
+    job = Job(
+        batches=[
+            batch.StreamBatch("tickets", plan, ("id",), [entry]),
+            batch.StreamBatch("notes", plan, ("id",), [entry]),
+        ]
+    )
+    decoded = batch.decode(batch.encode(job, {}, compressor))
+    tickets, notes = decoded.batches
+    assert tickets.codec == codec.ZSTD_DICT
+    decoder = codec.RawDecoder(lambda: [trained])
+    assert decoder.text(codec.ZSTD_DICT, tickets.entries[0].raw) == texts[1]
+    assert (notes.codec, notes.entries[0].raw) == (None, texts[1])
+    # Without a compressor (or before any dictionary) every text goes as received.
+    assert {b.codec for b in batch.decode(batch.encode(job, {})).batches} == {None}
+
+
+def test_the_writer_tells_each_dictionary_once(database: Path) -> None:
+    store = ArchiveStore(str(database), compression_level=1)
+    plan = store.plan("tickets", {"type": "object", "properties": TICKET})
+    try:
+        assert store.take_dictionaries() == []
+        with store.transaction():
+            store.write_batch("tickets", plan, ("id",), _entries(plan, 0))
+        [told] = store.take_dictionaries()
+        assert (told.dict_id, told.stream) == (codec.FIRST_DICTIONARY_ID, "tickets")
+        assert store.take_dictionaries() == []
+    finally:
+        store.close()
+    # A writer opening the archive later tells the newest dictionary of each stream.
+    again = ArchiveStore(str(database), compression_level=1)
+    try:
+        assert [(d.dict_id, d.stream) for d in again.take_dictionaries()] == [
+            (codec.FIRST_DICTIONARY_ID, "tickets")
+        ]
+    finally:
+        again.close()
