@@ -133,7 +133,7 @@ def report(
             cpu = statistics.median(by["ours, encrypted"].cpu) / statistics.median(by["ours"].cpu)
             checks.append(
                 f"| {name}: ours, encrypted | {enc:,.0f} ({enc / figure:.2f}× plain; CPU "
-                f"{cpu:.2f}× plain) | {goal.text} | {_met(goal.met(enc))} |"
+                f"{cpu:.2f}× plain) | reported (encryption's cost, apart from the goal) | |"
             )
         if AGAIN in by:
             again = rate[AGAIN]
