@@ -434,6 +434,16 @@ def _large_section(large: dict[str, t.Any]) -> list[str]:
         "The tap's own summary of the full sync: " + "; ".join(full["summary"]) + ".",
         "",
     ]
+    left = large["incremental"].get("window_left_at_start")
+    if left is not None:
+        lines += [
+            f"The incremental run started {left:.1f} s before the reset of the rate window it "
+            "began in (the emulator's windows are fixed, as Intercom's are): the budget spreads "
+            "what a window has left over its remaining time, so a run that starts late in a "
+            "window is faster than the steady flow, and one that starts near its beginning "
+            "gets only that flow.",
+            "",
+        ]
     return lines
 
 

@@ -10,8 +10,9 @@ Each raw row names its codec in `_archive_raw.codec`:
   when the upgrade adds it) says so for every old row without rewriting one.
 The writer trains and stores a stream's dictionary and reports it to the target after that
 COMMIT; the target then compresses the stream's versions itself (batch.encode), so that the
-writer, which sets the pace, only stores them. Every frame records its content size, so any zstd decoder (Python 3.14's `compression.zstd`,
-the `zstd` command with `-D` for a dictionary) reads it back without being told a size.
+writer, which sets the pace, only stores them. Every frame records its content size, so any
+zstd decoder (Python 3.14's `compression.zstd`, the `zstd` command with `-D` for a
+dictionary) reads it back without being told a size.
 
 Why zstd: on the project's Intercom-shaped records (0.7-1.6 KB of JSON each) zstd level 1
 compresses 2.4-2.7x faster than zlib level 1 for 3-7% more bytes, and decompresses faster

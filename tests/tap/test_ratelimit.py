@@ -397,13 +397,18 @@ def test_the_widened_flow_never_sends_beyond_the_window() -> None:
     # ...and the window's count still stops the sends at 217, answer after answer.
     clock.allow_sleep = False
     sent = 0
-    with pytest.raises(Blocked):
+
+    def send_until_the_budget_waits() -> None:
+        nonlocal sent
         while True:
             budget.acquire()
             sent += 1
             budget.release(
                 rate_headers(remaining=300 - sent, reset=NOW + 1, limit=1667), elapsed=0.05
             )
+
+    with pytest.raises(Blocked):
+        send_until_the_budget_waits()
     assert sent == 300 - 83
 
 
