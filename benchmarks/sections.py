@@ -180,6 +180,7 @@ def _incremental(
     time.sleep(1.1)  # the changes land in a later second than the bookmarks
     changed = len(emu.mutate("update", "contacts", count=contacts))
     changed += len(emu.mutate("update", "conversations", count=conversations))
+    emu.warm()
     out: dict[str, t.Any] = {"changed_contacts": contacts, "changed_conversations": conversations}
     for program, previous in last.items():
         state = previous.run.state
@@ -442,6 +443,7 @@ def large_workspace(sizes: Sizes) -> dict[str, t.Any]:
         conversations = max(1, round(sizes.large_conversations * sizes.large_changed_share))
         emu.mutate("update", "contacts", count=contacts)
         emu.mutate("update", "conversations", count=conversations)
+        emu.warm()
         out["changed_contacts"], out["changed_conversations"] = contacts, conversations
         log("large workspace: incremental sync (tap | target)")
         emu.reset_stats()

@@ -399,3 +399,35 @@ def test_a_query_on_anything_else_is_not_sliced() -> None:
     )
     either = {"operator": "OR", "value": [{"field": "updated_at", "operator": ">", "value": 1}]}
     assert time_slice(either, "updated_at", numbers, None) is None
+
+
+def test_warm_builds_the_sorted_views_a_search_then_reads(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /_emulator/warm sorts each searchable entity now: the next searches, until the
+    next change, read that view instead of sorting every record again."""
+    changed = emu.workspace.update("conversations", count=2, at=ANCHOR + 10)
+    built: list[str] = []
+    view = emu.workspace.search_view
+
+    def counted(entity: str, lag: float) -> list[Any]:
+        built.append(entity)
+        return view(entity, lag)
+
+    monkeypatch.setattr(emu.workspace, "search_view", counted)
+    warm = requests.post(f"{emu.url}/_emulator/warm", json={}, timeout=10)
+    assert warm.status_code == 200
+    assert warm.json() == {"views": 3}
+    assert sorted(built) == ["contacts", "conversations", "tickets"]
+    query = {"field": "updated_at", "operator": ">", "value": ANCHOR}
+    assert sorted(search_ids(emu, "conversations", query)) == sorted(changed)
+    assert len(built) == 3  # no sort again
+    emu.workspace.update("conversations", count=1, at=ANCHOR + 20)
+    search_ids(emu, "conversations", query)
+    assert len(built) == 4  # a change: sorted again at the first search
+
+
+def test_warm_names_an_entity_without_a_search(emu: Emulator) -> None:
+    answer = requests.post(f"{emu.url}/_emulator/warm", json={"entities": ["tags"]}, timeout=10)
+    assert answer.status_code == 400
+    assert "tags" in answer.json()["error"]
