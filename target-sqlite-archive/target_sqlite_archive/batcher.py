@@ -25,6 +25,11 @@ from target_sqlite_archive.committer import Committer
 from target_sqlite_archive.encryption import ARCHIVE_ERRORS
 from target_sqlite_archive.errors import explain_archive_error
 
+#: How often the replies of jobs holding a state are looked for while no message comes: a
+#: state committed just before the input fell silent goes out within this, not at the next
+#: message or the wait timer's commit.
+REPLY_POLL_SECONDS = 0.2
+
 if t.TYPE_CHECKING:
     import logging
 
@@ -62,6 +67,8 @@ class Batcher:
         # handlers from running at once.
         self.lock = threading.RLock()
         self._timer: threading.Timer | None = None
+        # Looks for the replies of jobs that hold a state, while any is in flight.
+        self._reply_timer: threading.Timer | None = None
         self._timer_error: BaseException | None = None
         # A STATE equal to the last one arrived after records: it is passed on again after
         # their commit, since it now covers them too.
@@ -166,6 +173,7 @@ class Batcher:
         """The end of the input: commit what is pending, stop the writer, drop the sinks."""
         self._cancel_timer()
         self.commit()
+        self._cancel_reply_timer()  # close() reads every reply
         if self._committer is not None:
             with self._archive_errors():
                 self._committer.close()
@@ -180,6 +188,7 @@ class Batcher:
         so nothing is lost that was promised), and stop the writer."""
         with self.lock:  # the wait timer may be committing
             self._cancel_timer()
+            self._cancel_reply_timer()
             if not self._committing:
                 self.commit()
             if self._committer is not None:
@@ -234,6 +243,9 @@ class Batcher:
         self._cancel_timer()
         if new_state:
             self._handed_over_state = state
+            if waiting:
+                # Its reply is read at a later message, unless the input falls silent.
+                self._start_reply_timer()
 
     # -- the timer: a record never waits longer than batch_wait_seconds --------------------
 
@@ -247,6 +259,30 @@ class Batcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _start_reply_timer(self) -> None:
+        if self._reply_timer is None:
+            self._reply_timer = threading.Timer(REPLY_POLL_SECONDS, self._on_reply_time)
+            self._reply_timer.daemon = True
+            self._reply_timer.start()
+
+    def _cancel_reply_timer(self) -> None:
+        if self._reply_timer is not None:
+            self._reply_timer.cancel()
+            self._reply_timer = None
+
+    def _on_reply_time(self) -> None:
+        """Pass on the states committed meanwhile (never waits for the writer); again while a
+        job holding a state is in flight."""
+        with self.lock:
+            self._reply_timer = None
+            try:
+                self._poll()
+            except BaseException as exc:  # raised again by the next message or the end
+                self._timer_error = exc
+                return
+            if self._committer is not None and self._committer.states_in_flight:
+                self._start_reply_timer()
 
     def _on_time(self) -> None:
         with self.lock:

@@ -117,6 +117,11 @@ class Committer:
         """Jobs with records sent whose COMMIT has not been read yet."""
         return sum(1 for sent in self._in_flight if sent.records)
 
+    @property
+    def states_in_flight(self) -> bool:
+        """Whether a job holding a state is sent and its reply not read yet."""
+        return any(sent.state is not None for sent in self._in_flight)
+
     def poll(self) -> None:
         """Pass on the states of the jobs committed already (never waits)."""
         receive = self._receive

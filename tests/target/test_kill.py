@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import signal
 import sqlite3
 import subprocess
@@ -128,6 +129,36 @@ def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> 
     assert process.returncode == 0
     assert [json.loads(line) for line in out.splitlines()] == [{"s": 79}]
     assert rows(database, "SELECT count(*) FROM s") == [(80,)]
+
+
+def test_a_committed_state_goes_out_when_the_input_falls_silent(tmp_path: Path) -> None:
+    """A state whose job was sent while more input waited is read back at a later message;
+    when none comes, the reply timer passes it on within a fraction of a second, not after
+    `batch_wait_seconds` (here an hour) when the wait timer commits the records after it."""
+    database = tmp_path / "archive.sqlite"
+    process = _start_target(database, batch_size_rows=50, batch_wait_seconds=3600)
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+        lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
+        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50)]
+        lines += [{"type": "STATE", "value": {"s": 49}}]
+        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50, 80)]
+        lines += [{"type": "STATE", "value": {"s": 79}}]
+        # One write: the first state's job is sent while the lines after it wait.
+        process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        assert ready, "no state within 20 s"
+        assert json.loads(process.stdout.readline()) == {"s": 49}
+        # The 30 records after it are not committed yet (a batch holds 50, the wait is long):
+        # their state is not out.
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        assert not ready
+    finally:
+        process.kill()
+        process.wait(timeout=30)
 
 
 def _children(pid: int) -> list[int]:
