@@ -243,7 +243,7 @@ class Batcher:
         self._cancel_timer()
         if new_state:
             self._handed_over_state = state
-            if waiting:
+            if self._committer is not None and self._committer.states_in_flight:
                 # Its reply is read at a later message, unless the input falls silent.
                 self._start_reply_timer()
 

@@ -161,6 +161,32 @@ def test_a_committed_state_goes_out_when_the_input_falls_silent(tmp_path: Path) 
         process.wait(timeout=30)
 
 
+def test_a_state_committed_with_a_full_batch_goes_out_when_the_input_falls_silent(
+    tmp_path: Path,
+) -> None:
+    """A state held behind records goes into the job of the batch that fills next; when that
+    is the last line for a while, the job's reply is still read and its state passed on."""
+    database = tmp_path / "archive.sqlite"
+    process = _start_target(database, batch_size_rows=50, batch_wait_seconds=3600)
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+        lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
+        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(49)]
+        lines += [{"type": "STATE", "value": {"s": 48}}]
+        lines += [{"type": "RECORD", "stream": "s", "record": {"id": 49}}]  # the batch is full
+        process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        assert ready, "no state within 20 s"
+        assert json.loads(process.stdout.readline()) == {"s": 48}
+        assert rows(database, "SELECT count(*) FROM s") == [(50,)]
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def _children(pid: int) -> list[int]:
     return [
         int(child)
