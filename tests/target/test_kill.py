@@ -188,11 +188,15 @@ def test_a_state_committed_with_a_full_batch_goes_out_when_the_input_falls_silen
 
 
 def _children(pid: int) -> list[int]:
-    return [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
+    """The child processes of `pid`, as its threads list them (a thread that ends meanwhile,
+    such as a timer's, has none)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return children
 
 
 def _alive(pid: int) -> bool:
