@@ -622,11 +622,7 @@ class EmulatorServer(ThreadingHTTPServer):
     def _matches(self, entity: str, query: Any, predicate: Predicate, sort_field: str) -> Keyed:
         """The sorted matches of a query, cached while the workspace does not change and no
         change is hidden by the search lag (then the view is the current data)."""
-        workspace = self.workspace
-        lag = self.settings.search_lag
-        with workspace.lock:
-            version = workspace.version
-            stable = time.time() - lag > workspace.last_change
+        version, stable = self._search_version()
         key = (entity, json.dumps(query, sort_keys=True), sort_field)
         with self.lock:
             cached = self._search_cache.get(key)
@@ -649,6 +645,14 @@ class EmulatorServer(ThreadingHTTPServer):
                 while len(self._search_cache) > SEARCH_CACHE_SIZE:
                     self._search_cache.pop(next(iter(self._search_cache)))
         return keyed
+
+    def _search_version(self) -> tuple[int, bool]:
+        """The workspace's version, and whether the search shows all of it (no change is
+        hidden by the search lag): only then are its views and matches cached."""
+        with self.workspace.lock:
+            version = self.workspace.version
+            stable = time.time() - self.settings.search_lag > self.workspace.last_change
+        return version, stable
 
     def _sorted_view(
         self, entity: str, sort_field: str, version: int, stable: bool
@@ -681,9 +685,7 @@ class EmulatorServer(ThreadingHTTPServer):
         if unknown:
             msg = f"no search for {unknown}; searchable: {list(SEARCHABLE)}"
             raise ValueError(msg)
-        with self.workspace.lock:
-            version = self.workspace.version
-            stable = time.time() - self.settings.search_lag > self.workspace.last_change
+        version, stable = self._search_version()
         if not stable:
             return 0  # a change the search does not show yet: the view would not be kept
         for entity in entities:

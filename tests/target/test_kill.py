@@ -107,18 +107,33 @@ def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
     assert committed_ids == set(range(len(committed_ids)))
 
 
+def _singer_text(*parts: range | dict[str, int]) -> str:
+    """Stream "s"'s SCHEMA, then per part its RECORDs (a range of ids) or a STATE (a dict)."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines: list[dict[str, t.Any]] = [
+        {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}
+    ]
+    for part in parts:
+        if isinstance(part, range):
+            lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in part]
+        else:
+            lines.append({"type": "STATE", "value": part})
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+def _state_ready(process: subprocess.Popen[str], seconds: float) -> bool:
+    """Whether a state line can be read from the target within `seconds`."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    return bool(ready)
+
+
 def test_sigterm_commits_what_is_pending_and_emits_its_state(tmp_path: Path) -> None:
     database = tmp_path / "archive.sqlite"
     process = _start_target(database, batch_size_rows=50)
     assert process.stdin is not None
     assert process.stdout is not None
-    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-    lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
-    lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50)]
-    lines += [{"type": "STATE", "value": {"s": 49}}]
-    lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50, 80)]
-    lines += [{"type": "STATE", "value": {"s": 79}}]
-    process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+    process.stdin.write(_singer_text(range(50), {"s": 49}, range(50, 80), {"s": 79}))
     process.stdin.flush()
     # The input stays open: only the signal ends the run. The first state says the target
     # is reading; the 30 records after it are pending when the signal comes.
@@ -140,22 +155,14 @@ def test_a_committed_state_goes_out_when_the_input_falls_silent(tmp_path: Path) 
     assert process.stdin is not None
     assert process.stdout is not None
     try:
-        schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-        lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
-        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50)]
-        lines += [{"type": "STATE", "value": {"s": 49}}]
-        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(50, 80)]
-        lines += [{"type": "STATE", "value": {"s": 79}}]
         # One write: the first state's job is sent while the lines after it wait.
-        process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+        process.stdin.write(_singer_text(range(50), {"s": 49}, range(50, 80), {"s": 79}))
         process.stdin.flush()
-        ready, _, _ = select.select([process.stdout], [], [], 20)
-        assert ready, "no state within 20 s"
+        assert _state_ready(process, 20), "no state within 20 s"
         assert json.loads(process.stdout.readline()) == {"s": 49}
         # The 30 records after it are not committed yet (a batch holds 50, the wait is long):
         # their state is not out.
-        ready, _, _ = select.select([process.stdout], [], [], 1.0)
-        assert not ready
+        assert not _state_ready(process, 1.0)
     finally:
         process.kill()
         process.wait(timeout=30)
@@ -171,15 +178,10 @@ def test_a_state_committed_with_a_full_batch_goes_out_when_the_input_falls_silen
     assert process.stdin is not None
     assert process.stdout is not None
     try:
-        schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-        lines = [{"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]}]
-        lines += [{"type": "RECORD", "stream": "s", "record": {"id": n}} for n in range(49)]
-        lines += [{"type": "STATE", "value": {"s": 48}}]
-        lines += [{"type": "RECORD", "stream": "s", "record": {"id": 49}}]  # the batch is full
-        process.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+        # The 50th record fills the batch.
+        process.stdin.write(_singer_text(range(49), {"s": 48}, range(49, 50)))
         process.stdin.flush()
-        ready, _, _ = select.select([process.stdout], [], [], 20)
-        assert ready, "no state within 20 s"
+        assert _state_ready(process, 20), "no state within 20 s"
         assert json.loads(process.stdout.readline()) == {"s": 48}
         assert rows(database, "SELECT count(*) FROM s") == [(50,)]
     finally:
