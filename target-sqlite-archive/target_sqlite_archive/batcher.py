@@ -3,10 +3,12 @@
 The SDK drains one full sink at a time and emits state only at the end of the input (or after
 minutes). Here every sink is handed over as one transaction whenever one is full, a record has
 waited `batch_wait_seconds` (a timer sees to it when no message comes), the pending records'
-JSON reaches `batch_size_mb` (what bounds memory: a job is held in both processes), or a state
-is ready to pass on; the latest STATE goes into that same transaction and is emitted only once
-the writer process reports its COMMIT (committer.py). So a state line never runs ahead of the
-data, and a killed run loses at most the batches not committed.
+JSON reaches `batch_size_mb` (what bounds memory: a job is held in both processes), a state
+is ready to pass on, or the writer has nothing to do and the records have waited
+EARLY_HANDOVER_SECONDS (a tap paced by its API: the writer then works while the tap does, not
+after its last record); the latest STATE goes into that same transaction and is emitted only
+once the writer process reports its COMMIT (committer.py). So a state line never runs ahead of
+the data, and a killed run loses at most the batches not committed.
 
 target.py parses the Singer messages and tells the batcher what came; the batcher keeps the
 sinks by stream, the state bookkeeping and the timer, and builds each job.
@@ -29,6 +31,14 @@ from target_sqlite_archive.errors import explain_archive_error
 #: state committed just before the input fell silent goes out within this, not at the next
 #: message or the wait timer's commit.
 REPLY_POLL_SECONDS = 0.2
+
+#: A record arriving when the pending ones have waited this long hands them over if the writer
+#: has no job left (looked at every EARLY_HANDOVER_CHECK_SECONDS at most): input slower than
+#: the writer is committed as it comes, so the run's end waits only for its last fraction of a
+#: second (the large incremental sync: 4.38 -> 3.93 s, medians of 5 interleaved runs). Input
+#: that keeps the writer busy fills its batches as before.
+EARLY_HANDOVER_SECONDS = 0.25
+EARLY_HANDOVER_CHECK_SECONDS = 0.05
 
 if t.TYPE_CHECKING:
     import logging
@@ -54,6 +64,8 @@ class Batcher:
         self._pending_bytes = 0
         self._full_bytes = settings.batch_size_bytes
         self._first_pending_at: float | None = None
+        # When a record next looks whether the writer is idle (early handover).
+        self._idle_check_at = 0.0
         self._committing = False
         # The state last received, and the sinks by stream (with those a schema change
         # replaced, until their records are handed over): kept here rather than read from the
@@ -139,6 +151,7 @@ class Batcher:
         now = time.monotonic()
         if self._first_pending_at is None:
             self._first_pending_at = now
+            self._idle_check_at = now + EARLY_HANDOVER_SECONDS
             self._start_timer(self._wait_seconds)
         if len(sink.pending) >= sink.full_at:
             self._logger.info("Stream '%s' is full: committing", sink.stream_name)
@@ -152,6 +165,17 @@ class Batcher:
             self.commit()
         elif now - self._first_pending_at >= self._wait_seconds:
             self.commit()
+        elif now >= self._idle_check_at:
+            self._idle_check_at = now + EARLY_HANDOVER_CHECK_SECONDS
+            if self._writer_idle():
+                self.commit()
+
+    def _writer_idle(self) -> bool:
+        """Whether every job sent has been committed (its reply read now if it is there)."""
+        if self._committer is None:
+            return False
+        self._poll()
+        return self._committer.in_flight == 0
 
     def state(self, state: t.Any) -> None:
         """A STATE message's value: committed now if nothing uncommitted precedes it."""

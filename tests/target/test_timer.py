@@ -13,8 +13,9 @@ import time
 import typing as t
 from pathlib import Path
 
+from target_sqlite_archive.batcher import EARLY_HANDOVER_SECONDS
 from tests.target.harness import record, schema, state
-from tests.target.test_kill import CLI
+from tests.target.test_kill import CLI, _children, _wait_for
 
 
 def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
@@ -60,6 +61,42 @@ def test_a_record_is_committed_within_the_wait_when_nothing_else_comes(tmp_path:
         # again (it now also covers the new record).
         _send(process, record("s", {"id": 2}), state({"position": 1}))
         assert json.loads(states.get(timeout=30)) == {"position": 1}
+        assert _rows(database) == 2
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
+
+
+def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Path) -> None:
+    """A tap paced by its API sends records slower than the writer commits them: a record
+    that comes when the pending ones have waited EARLY_HANDOVER_SECONDS hands them over to an
+    idle writer, so no batch needs to fill and no wait to end (here an hour) for the state."""
+    database = tmp_path / "archive.sqlite"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"database": str(database), "batch_wait_seconds": 3600}))
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    states: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
+    try:
+        _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
+        _send(process, state({"position": 1}))
+        # The writer starts with the first record: from then on that record is pending.
+        _wait_for(lambda: bool(_children(process.pid)), "the writer to start")
+        time.sleep(EARLY_HANDOVER_SECONDS * 2)
+        # This record finds the first one waiting and the writer idle: both are committed,
+        # with the state received before it; the state after it then has nothing pending.
+        _send(process, record("s", {"id": 2}), state({"position": 2}))
+        assert json.loads(states.get(timeout=30)) == {"position": 1}
+        assert json.loads(states.get(timeout=30)) == {"position": 2}
         assert _rows(database) == 2
     finally:
         assert process.stdin is not None
