@@ -23,6 +23,7 @@ import pytest
 from intercom_archive import serve
 from intercom_archive.archive import connect
 from intercom_archive.encryption import KEY_VARIABLE, Secret
+from tests.processes import child_pids
 from tests.read.conftest import CLI, Synced, free_port, run_cli, synced_archive
 
 KEY = "correct horse 'battery' staple-ß"
@@ -182,14 +183,6 @@ def _wait_for(url: str, process: subprocess.Popen[str], seconds: float = 30) -> 
             time.sleep(0.2)
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found |= {int(child) for child in text}
-    return found
-
-
 def test_serve_opens_the_encrypted_archive_and_sigterm_leaves_nothing_behind(
     encrypted: Synced,
 ) -> None:
@@ -205,7 +198,7 @@ def test_serve_opens_the_encrypted_archive_and_sigterm_leaves_nothing_behind(
         url = f"http://127.0.0.1:{port}/archive/conversation_parts.json?_search=refund"
         assert json.loads(_wait_for(url, process))["rows"]
         assert KEY not in Path(f"/proc/{process.pid}/cmdline").read_text()
-        children = _children(process.pid)
+        children = set(child_pids(process.pid))
         process.terminate()
         process.wait(timeout=20)
     finally:

@@ -20,6 +20,7 @@ import time
 import typing as t
 from pathlib import Path
 
+from tests.processes import child_pids
 from tests.target.harness import opened, rows
 
 CLI = "from target_sqlite_archive.target import TargetSqliteArchive; TargetSqliteArchive.cli()"
@@ -82,7 +83,7 @@ def test_kill_between_batches_loses_nothing_promised(tmp_path: Path) -> None:
     for line in process.stdout:
         emitted.append(json.loads(line))
         if len(emitted) >= STATES_BEFORE_KILL:
-            writers = _children(process.pid)
+            writers = child_pids(process.pid)
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=30)
@@ -189,18 +190,6 @@ def test_a_state_committed_with_a_full_batch_goes_out_when_the_input_falls_silen
         process.wait(timeout=30)
 
 
-def _children(pid: int) -> list[int]:
-    """The child processes of `pid`, as its threads list them (a thread that ends meanwhile,
-    such as a timer's, has none)."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children += [int(child) for child in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            continue
-    return children
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -272,7 +261,7 @@ def test_two_jobs_in_flight_when_killed_emit_no_state_beyond_the_committed(
     blocker = sqlite3.connect(database, timeout=60, isolation_level=None)
     try:
         _wait_for(lambda: len(emitted) >= 2, "the first commits")
-        [writer] = _children(process.pid)
+        [writer] = child_pids(process.pid)
         # Another connection takes the write lock between two of the writer's transactions:
         # nothing more commits. The writer still reads its input, so the target goes on
         # until two jobs wait for their COMMIT, then blocks sending the third (reading, on

@@ -14,8 +14,9 @@ import typing as t
 from pathlib import Path
 
 from target_sqlite_archive.batcher import EARLY_HANDOVER_SECONDS
+from tests.processes import child_pids
 from tests.target.harness import record, schema, state
-from tests.target.test_kill import CLI, _children, _wait_for
+from tests.target.test_kill import CLI, _wait_for
 
 
 def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
@@ -90,7 +91,7 @@ def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Pat
         _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
         _send(process, state({"position": 1}))
         # The writer starts with the first record: from then on that record is pending.
-        _wait_for(lambda: bool(_children(process.pid)), "the writer to start")
+        _wait_for(lambda: bool(child_pids(process.pid)), "the writer to start")
         time.sleep(EARLY_HANDOVER_SECONDS * 2)
         # This record finds the first one waiting and the writer idle: both are committed,
         # with the state received before it; the state after it then has nothing pending.

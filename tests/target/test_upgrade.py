@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.target import generate
 from target_sqlite_archive import sql
+from tests.processes import child_pids
 from tests.target.harness import lines, opened, record, rows, run
 from tests.target.test_codec import readme_raw_texts
 from tests.target.test_intercom_shapes import a_conversation, schema_message
@@ -130,10 +131,8 @@ def test_a_kill_mid_upgrade_leaves_the_old_or_the_new_archive(tmp_path: Path) ->
         process.stdin.flush()
         time.sleep(delay)
         # The writer process (the target's child) holds the upgrade's transaction.
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-        writers = children.read_text().split() if children.exists() else []
-        for pid in writers:
-            os.kill(int(pid), signal.SIGKILL)
+        for pid in child_pids(process.pid):
+            os.kill(pid, signal.SIGKILL)
         process.send_signal(signal.SIGKILL)
         process.wait()
         db = sqlite3.connect(database)
