@@ -20,9 +20,10 @@ class Goal:
     @property
     def text(self) -> str:
         sign = "≤" if self.at_most else "≥"
-        number = (
-            f"{self.bound:.0%}".replace("%", " %") if self.percent else f"{self.bound:g}{self.unit}"
-        )
+        if self.percent:
+            number = f"{self.bound:.0%}".replace("%", " %")
+        else:
+            number = f"{self.bound:,g}{self.unit}"
         return f"{sign} {number}"
 
 

@@ -136,6 +136,8 @@ def _summary_table(results: dict[str, t.Any], sizes: Sizes) -> list[str]:
                     f"{_fmt(dlt['records_per_s'], 0)} records/s: **{ratio:.1f}×** "
                     f"| {goals.TARGET_VS_DLT.text} dlt | {_met(goals.TARGET_VS_DLT.met(ratio))} |"
                 )
+            if ours and ours["ok"]:
+                rows.append(_target_rate_row(name, ours))
     mem = results.get("memory")
     if mem:
         for program in ("tap", "target"):
@@ -299,6 +301,19 @@ def _ranges_section(ranges: dict[str, t.Any]) -> list[str]:
         f"Speed-up: **{ranges['speedup']:.1f}×**.",
         "",
     ]
+
+
+def _target_rate_row(name: str, ours: dict[str, t.Any]) -> str:
+    """Issue 17's own figure for an input: conversations/s (each with its parts) or contacts/s,
+    whole process."""
+    conversations = ours["conversations_per_s"]
+    goal = goals.TARGET_CONVERSATIONS_PER_S if conversations else goals.TARGET_CONTACTS_PER_S
+    rate = conversations or ours["records_per_s"]
+    return (
+        f"| Target, {name}, ours alone | **{_fmt(rate, 0)}{goal.unit}** "
+        f"({_fmt(ours['net_records_per_s'], 0)} records/s net of "
+        f"{_fmt(ours['startup_seconds'], 2)} s start-up) | {goal.text} | {_met(goal.met(rate))} |"
+    )
 
 
 def _target_section(tgt: dict[str, t.Any]) -> list[str]:
