@@ -24,6 +24,28 @@ def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
         out.put(line)
 
 
+def _start(
+    database: Path, batch_wait_seconds: float
+) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    """The target's CLI on `database`, fed through its stdin; each state line it emits is put
+    on the queue as it comes."""
+    config = database.with_name("config.json")
+    config.write_text(
+        json.dumps({"database": str(database), "batch_wait_seconds": batch_wait_seconds})
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    states: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
+    return process, states
+
+
 def _send(process: subprocess.Popen[str], *messages: dict[str, t.Any]) -> None:
     assert process.stdin is not None
     process.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
@@ -37,18 +59,7 @@ def _rows(database: Path) -> int:
 
 def test_a_record_is_committed_within_the_wait_when_nothing_else_comes(tmp_path: Path) -> None:
     database = tmp_path / "archive.sqlite"
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"database": str(database), "batch_wait_seconds": 1}))
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    states: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
+    process, states = _start(database, batch_wait_seconds=1)
     try:
         _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
         _send(process, state({"position": 1}))
@@ -75,18 +86,7 @@ def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Pat
     that comes when the pending ones have waited EARLY_HANDOVER_SECONDS hands them over to an
     idle writer, so no batch needs to fill and no wait to end (here an hour) for the state."""
     database = tmp_path / "archive.sqlite"
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"database": str(database), "batch_wait_seconds": 3600}))
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    states: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
+    process, states = _start(database, batch_wait_seconds=3600)
     try:
         _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
         _send(process, state({"position": 1}))
