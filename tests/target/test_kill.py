@@ -53,15 +53,13 @@ def _feed(pipe: t.IO[str]) -> None:
 def _start_target(
     database: Path,
     *,
-    batch_size_rows: int,
     stderr: t.IO[str] | int = subprocess.DEVNULL,
     **settings: t.Any,
 ) -> subprocess.Popen[str]:
-    """The target's CLI on `database`, fed through its stdin, states read from its stdout."""
+    """The target's CLI on `database` with `settings` added to its config, fed through its
+    stdin, states read from its stdout."""
     config = database.with_name("config.json")
-    config.write_text(
-        json.dumps({"database": str(database), "batch_size_rows": batch_size_rows, **settings})
-    )
+    config.write_text(json.dumps({"database": str(database), **settings}))
     return subprocess.Popen(
         [sys.executable, "-c", CLI, "--config", str(config)],
         stdin=subprocess.PIPE,

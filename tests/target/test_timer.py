@@ -3,11 +3,11 @@ message comes (a live tap may be silent for hours), and its state is passed on a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import typing as t
@@ -16,7 +16,7 @@ from pathlib import Path
 from target_sqlite_archive.batcher import EARLY_HANDOVER_SECONDS
 from tests.processes import child_pids
 from tests.target.harness import record, schema, state
-from tests.target.test_kill import CLI, _wait_for
+from tests.target.test_kill import _start_target, _wait_for
 
 
 def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
@@ -24,26 +24,23 @@ def _reader(pipe: t.IO[str], out: queue.Queue[str]) -> None:
         out.put(line)
 
 
-def _start(
+@contextlib.contextmanager
+def _running(
     database: Path, batch_wait_seconds: float
-) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    """The target's CLI on `database`, fed through its stdin; each state line it emits is put
-    on the queue as it comes."""
-    config = database.with_name("config.json")
-    config.write_text(
-        json.dumps({"database": str(database), "batch_wait_seconds": batch_wait_seconds})
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+) -> t.Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
+    """The target on `database`, each state line it emits put on the queue as it comes; its
+    input is closed at the end, and it must then exit cleanly."""
+    process = _start_target(database, batch_wait_seconds=batch_wait_seconds)
     assert process.stdout is not None
     states: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_reader, args=(process.stdout, states), daemon=True).start()
-    return process, states
+    try:
+        yield process, states
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
 
 
 def _send(process: subprocess.Popen[str], *messages: dict[str, t.Any]) -> None:
@@ -59,8 +56,7 @@ def _rows(database: Path) -> int:
 
 def test_a_record_is_committed_within_the_wait_when_nothing_else_comes(tmp_path: Path) -> None:
     database = tmp_path / "archive.sqlite"
-    process, states = _start(database, batch_wait_seconds=1)
-    try:
+    with _running(database, batch_wait_seconds=1) as (process, states):
         _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
         _send(process, state({"position": 1}))
         # No further input: the state comes once the record is committed, on time.
@@ -74,11 +70,6 @@ def test_a_record_is_committed_within_the_wait_when_nothing_else_comes(tmp_path:
         _send(process, record("s", {"id": 2}), state({"position": 1}))
         assert json.loads(states.get(timeout=30)) == {"position": 1}
         assert _rows(database) == 2
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=60)
-    assert process.returncode == 0
 
 
 def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Path) -> None:
@@ -86,8 +77,7 @@ def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Pat
     that comes when the pending ones have waited EARLY_HANDOVER_SECONDS hands them over to an
     idle writer, so no batch needs to fill and no wait to end (here an hour) for the state."""
     database = tmp_path / "archive.sqlite"
-    process, states = _start(database, batch_wait_seconds=3600)
-    try:
+    with _running(database, batch_wait_seconds=3600) as (process, states):
         _send(process, schema("s", {"id": {"type": "integer"}}), record("s", {"id": 1}))
         _send(process, state({"position": 1}))
         # The writer starts with the first record: from then on that record is pending.
@@ -99,8 +89,3 @@ def test_records_slower_than_the_writer_are_committed_as_they_come(tmp_path: Pat
         assert json.loads(states.get(timeout=30)) == {"position": 1}
         assert json.loads(states.get(timeout=30)) == {"position": 2}
         assert _rows(database) == 2
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=60)
-    assert process.returncode == 0
