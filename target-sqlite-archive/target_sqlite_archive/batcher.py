@@ -171,7 +171,8 @@ class Batcher:
                 self.commit()
 
     def _writer_idle(self) -> bool:
-        """Whether every job sent has been committed (its reply read now if it is there)."""
+        """Whether every job of records sent has been committed (its reply read now if it is
+        there); a job holding only a state does not keep the writer busy."""
         if self._committer is None:
             return False
         self._poll()
